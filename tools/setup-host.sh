@@ -1,0 +1,63 @@
+#!/bin/bash
+# Prepare a Debian/Ubuntu host to build Trove guest images: the packages
+# DIB needs, a venv with trove-image-builder, the config directory, and
+# (only where the kernel lacks device-mapper) the partition mapper.
+# Safe to run again: every step skips what is already done.
+#
+#   tools/setup-host.sh [--tests]
+#
+# --tests also installs what the test suite needs (tox, MariaDB, qemu).
+# TIB_VENV (default /opt/trove-image-builder/venv) picks the venv.
+set -eu -o pipefail
+
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+VENV=${TIB_VENV:-/opt/trove-image-builder/venv}
+WITH_TESTS=0
+case "${1:-}" in
+    --tests) WITH_TESTS=1 ;;
+    "") ;;
+    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+    *) echo "setup-host.sh: unknown option $1" >&2; exit 2 ;;
+esac
+
+if [ "$(id -u)" != 0 ]; then
+    echo "setup-host.sh: run as root (it installs packages)" >&2
+    exit 1
+fi
+
+PACKAGES="python3 python3-venv python3-dev sudo git curl qemu-utils \
+debootstrap kpartx squashfs-tools dosfstools gdisk e2fsprogs util-linux \
+fdisk procps xz-utils ca-certificates"
+if [ "$WITH_TESTS" = 1 ]; then
+    PACKAGES="$PACKAGES qemu-system-x86 cloud-image-utils genisoimage \
+mariadb-server"
+fi
+missing=""
+for pkg in $PACKAGES; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | \
+        grep -q "ok installed" || missing="$missing $pkg"
+done
+if [ -n "$missing" ]; then
+    echo "setup-host.sh: installing$missing"
+    apt-get update -q
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q $missing
+fi
+
+if [ ! -x "$VENV/bin/python" ]; then
+    /usr/bin/python3 -m venv "$VENV"
+fi
+"$VENV/bin/pip" install -q -c "$TOP/upper-constraints.txt" "$TOP"
+if [ "$WITH_TESTS" = 1 ]; then
+    "$VENV/bin/pip" install -q "tox>=4.0"
+fi
+ln -sfn "$VENV/bin/trove-image-builder" /usr/local/bin/trove-image-builder
+
+install -d -m 0755 /etc/trove-image-builder
+if [ ! -e /etc/trove-image-builder/trove-image-builder.conf ]; then
+    install -m 0644 \
+        "$TOP/etc/trove-image-builder/trove-image-builder.conf.sample" \
+        /etc/trove-image-builder/trove-image-builder.conf
+fi
+
+"$VENV/bin/trove-image-builder" host-setup
+"$VENV/bin/trove-image-builder" host-check

@@ -1,0 +1,401 @@
+"""build: inputs -> inputs hash -> cache hit? -> lock -> DIB -> image.
+
+A Plan is everything decided before anything runs; --dry-run prints it,
+build executes it. The image appears at its final path only complete,
+with its manifest beside it.
+"""
+
+import dataclasses
+import datetime
+import glob
+import importlib.metadata
+import json
+import os
+import shutil
+import subprocess
+import time
+
+from trove_image_builder import catalog as catalog_mod
+from trove_image_builder import datafiles
+from trove_image_builder import dib
+from trove_image_builder import errors
+from trove_image_builder import host
+from trove_image_builder import inputs
+from trove_image_builder import lock
+from trove_image_builder import manifest
+from trove_image_builder import sweep
+
+# Variables that name places on this host rather than image content;
+# their content (if any) is hashed separately.
+_VOLATILE_ENV = {'PATH', 'TMP_DIR', 'DIB_IMAGE_CACHE', 'ELEMENTS_PATH',
+                 'DIB_TROVE_GUEST_AGENT_SOURCE',
+                 'DIB_TROVE_GUEST_AGENT_CONSTRAINTS'}
+_LAYOUT_ELEMENTS = {'mbr': 'block-device-mbr', 'gpt': 'block-device-gpt',
+                    'efi': 'block-device-efi'}
+
+
+@dataclasses.dataclass(frozen=True)
+class Request:
+    """What the user asked for, after flags and config are merged."""
+
+    datastore: str
+    version: str = None
+    os: str = None
+    release: str = None
+    fmt: str = 'qcow2'
+    image_size: int = None
+    block_device: str = 'auto'
+    output_dir: str = '/var/lib/trove-image-builder/images'
+    work_dir: str = '/var/lib/trove-image-builder/work'
+    cache_dir: str = '/var/cache/trove-image-builder'
+    elements_dir: str = None
+    extra_elements_path: tuple = ()
+    extra_elements: tuple = ()
+    dev_mode: bool = False
+    guest_agent_source: str = None
+    guest_agent_version: str = '26.0.0'
+    constraints: str = None
+    pip_index_url: str = None
+    mirror_from_host: bool = True
+    debian_mirror: str = None
+    debian_security_mirror: str = None
+    ubuntu_mirror: str = None
+    debootstrap_cache: bool = True
+    debug_trace: int = 0
+    extra_env: tuple = ()
+    disk_image_create: str = None
+    stop_timeout: int = 120
+
+    @classmethod
+    def from_conf(cls, conf, **flags):
+        """Config values, overridden by every flag that is not None."""
+        b, g, m, d = conf.build, conf.guest_agent, conf.mirrors, conf.dib
+        values = dict(
+            datastore=b.datastore, os=b.os, release=b.release,
+            fmt=b.format, image_size=b.image_size,
+            block_device=b.block_device, output_dir=b.output_dir,
+            work_dir=b.work_dir, cache_dir=b.cache_dir,
+            elements_dir=b.elements_dir,
+            extra_elements_path=tuple(b.extra_elements_path),
+            extra_elements=tuple(b.extra_elements),
+            dev_mode=g.dev_mode, guest_agent_source=g.source,
+            guest_agent_version=g.version, constraints=g.constraints,
+            pip_index_url=g.pip_index_url, mirror_from_host=m.from_host,
+            debian_mirror=m.debian, debian_security_mirror=m.debian_security,
+            ubuntu_mirror=m.ubuntu, debootstrap_cache=d.debootstrap_cache,
+            debug_trace=d.debug_trace,
+            extra_env=tuple(sorted(d.extra_env.items())),
+            disk_image_create=d.disk_image_create,
+            stop_timeout=d.stop_timeout)
+        values.update({k: v for k, v in flags.items() if v is not None})
+        return cls(**values)
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    request: Request
+    name: str
+    image_path: str
+    log_path: str
+    tmp_dir: str
+    command: dib.Command
+    layout: str
+    inputs_hash: str
+    facts: dict
+
+    @property
+    def partial_base(self):
+        return os.path.join(self.request.output_dir,
+                            '.%s.partial' % self.name)
+
+    @property
+    def partial_image(self):
+        return '%s.%s' % (self.partial_base, self.request.fmt)
+
+
+@dataclasses.dataclass(frozen=True)
+class Result:
+    image_path: str
+    manifest_path: str
+    manifest: dict
+    cached: bool
+
+
+def _check_writable_dir(path, what):
+    probe = path
+    while not os.path.exists(probe):
+        probe = os.path.dirname(probe) or '/'
+    if not os.path.isdir(probe):
+        raise errors.InputError('%s is not a directory: %s' % (what, probe))
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise errors.InputError('%s is not writable: %s' % (what, probe))
+
+
+def _guest_agent_facts(req):
+    if req.dev_mode:
+        if not req.guest_agent_source:
+            raise errors.InputError(
+                'dev mode needs --guest-agent-source PATH (a Trove tree)')
+        src = os.path.abspath(req.guest_agent_source)
+        if not os.path.isfile(os.path.join(src, 'trove', '__init__.py')):
+            raise errors.InputError(
+                'not a Trove source tree (no trove/__init__.py): %s' % src)
+        return {'mode': 'dev', 'source': src, 'version': _git_rev(src)}
+    if req.guest_agent_source:
+        raise errors.InputError('--guest-agent-source needs --dev-mode')
+    return {'mode': 'pypi', 'source': 'trove==%s' % req.guest_agent_version,
+            'version': req.guest_agent_version}
+
+
+def _git_rev(path):
+    try:
+        out = subprocess.run(
+            ['git', '-C', path, 'describe', '--always', '--dirty',
+             '--tags'], capture_output=True, text=True, check=True)
+        return out.stdout.strip() or 'unknown'
+    except (OSError, subprocess.CalledProcessError):
+        return 'unknown'
+
+
+def dib_version():
+    try:
+        return importlib.metadata.version('diskimage-builder')
+    except importlib.metadata.PackageNotFoundError:
+        return 'unknown'
+
+
+def _mirror_env(req, os_name):
+    env = {}
+    if os_name == 'debian':
+        archive, security = req.debian_mirror, req.debian_security_mirror
+        if req.mirror_from_host and not (archive and security):
+            host_archive, host_security = host.debian_mirrors()
+            archive = archive or host_archive
+            security = security or host_security
+        if archive:
+            env['DIB_DISTRIBUTION_MIRROR'] = archive
+        if security:
+            env['DIB_DEBIAN_SECURITY_MIRROR'] = security
+    elif os_name == 'ubuntu' and req.ubuntu_mirror:
+        env['DIB_DISTRIBUTION_MIRROR'] = req.ubuntu_mirror
+    return env
+
+
+def make_plan(req, has_vfat=None):
+    """Validate the request and decide everything; run nothing."""
+    elements_dir = datafiles.elements_dir(req.elements_dir)
+    cat = catalog_mod.Catalog.load(elements_dir)
+    system = cat.operating_system(req.os)
+    release = system.release(req.release)
+    if req.datastore == catalog_mod.GENERIC:
+        ds = ver = None
+        if req.version:
+            raise errors.InputError('the generic image has no versions')
+        target = catalog_mod.GENERIC
+    else:
+        ds = cat.datastore(req.datastore)
+        ver = ds.version(req.version)
+        target = '%s-%s' % (ds.name, ver.name)
+    agent = _guest_agent_facts(req)
+    for path in req.extra_elements_path:
+        if not os.path.isdir(path):
+            raise errors.InputError('element directory not found: %s'
+                                    % path)
+    bad = [k for k, _v in req.extra_env if not k.startswith('DIB_')]
+    if bad:
+        raise errors.InputError('[dib] extra_env accepts DIB_* only, not %s'
+                                % ', '.join(bad))
+    _check_writable_dir(req.output_dir, 'output directory')
+    constraints = datafiles.constraints_file(req.constraints)
+    layout = host.block_device(req.block_device, has_vfat)
+
+    name = 'trove-%s-%s-%s%s' % (system.name, release, target,
+                                 '-dev' if agent['mode'] == 'dev' else '')
+    output_dir = os.path.abspath(req.output_dir)
+    image_path = os.path.join(output_dir, '%s.%s' % (name, req.fmt))
+    tmp_dir = os.path.join(os.path.abspath(req.work_dir), name)
+    elements = [system.element, 'vm', _LAYOUT_ELEMENTS[layout],
+                'trove-guest', 'trove-guest-agent', 'trove-docker']
+    if ds:
+        elements.append(ds.element)
+    elements += [e for e in req.extra_elements if e not in elements]
+
+    env = {
+        'ELEMENTS_PATH': ':'.join([elements_dir] +
+                                  [os.path.abspath(p) for p in
+                                   req.extra_elements_path]),
+        'DIB_RELEASE': release,
+        'DIB_IMAGE_CACHE': os.path.abspath(req.cache_dir),
+        'TMP_DIR': tmp_dir,
+        'DIB_DEBUG_TRACE': str(req.debug_trace),
+        'DIB_TROVE_GUEST_AGENT_CONSTRAINTS': constraints,
+    }
+    if req.debootstrap_cache:
+        env['DIB_DEBOOTSTRAP_CACHE'] = '1'
+        env['DIB_DEBIAN_USE_DEBOOTSTRAP_CACHE'] = '1'
+    env.update(_mirror_env(req, system.name))
+    if agent['mode'] == 'dev':
+        env['DIB_TROVE_GUEST_AGENT_SOURCE'] = agent['source']
+    else:
+        env['DIB_TROVE_GUEST_AGENT_VERSION'] = req.guest_agent_version
+    if req.pip_index_url:
+        env['DIB_TROVE_PIP_INDEX_URL'] = req.pip_index_url
+    if ver:
+        env['DIB_TROVE_DATASTORE'] = ver.datastore
+        env['DIB_TROVE_DATASTORE_VERSION'] = ver.name
+        env['DIB_TROVE_CONTAINER_IMAGE'] = ver.container_image
+    env.update(dict(req.extra_env))
+
+    dic = host.disk_image_create(req.disk_image_create)
+    # DIB's helpers (dib-run-parts, dib-block-device) sit beside it.
+    env['PATH'] = os.path.dirname(dic) + ':' + host.SBIN_PATH
+    argv = [dic, '-t', req.fmt, '-o', os.path.join(
+        output_dir, '.%s.partial' % name)]
+    if req.image_size:
+        argv += ['--image-size', str(req.image_size)]
+    argv += elements
+    command = dib.Command(argv=tuple(argv), env=env)
+
+    trees = {'elements': inputs.tree_hash(elements_dir),
+             'constraints': manifest.sha256_file(constraints)}
+    for i, path in enumerate(req.extra_elements_path):
+        trees['extra-%d' % i] = inputs.tree_hash(path)
+    if agent['mode'] == 'dev':
+        trees['guest-agent'] = inputs.tree_hash(agent['source'])
+    hashed_env = {k: v for k, v in env.items() if k not in _VOLATILE_ENV}
+    version_dib = dib_version()
+    digest = inputs.inputs_hash(
+        elements, hashed_env, trees, version_dib,
+        extra={'format': req.fmt, 'image_size': req.image_size})
+    facts = {
+        'name': name,
+        'image': os.path.basename(image_path),
+        'format': req.fmt,
+        'datastore': ver.datastore if ver else catalog_mod.GENERIC,
+        'datastore_version': ver.name if ver else None,
+        'version_number': ver.version_number if ver else None,
+        'manager': ver.manager if ver else None,
+        'container_image': ver.container_image if ver else None,
+        'validation_rules': ver.validation_rules if ver else None,
+        'os': system.name,
+        'release': release,
+        'block_device': layout,
+        'guest_agent': agent,
+        'dib_version': version_dib,
+        'elements': elements,
+        'elements_hash': trees['elements'],
+        'inputs_hash': digest,
+    }
+    return Plan(request=req, name=name, image_path=image_path,
+                log_path=os.path.join(output_dir, name + '.log'),
+                tmp_dir=tmp_dir, command=command, layout=layout,
+                inputs_hash=digest, facts=facts)
+
+
+def cached_result(plan):
+    """A Result when the image on disk is exactly what plan would build."""
+    data = manifest.read(plan.image_path)
+    if not data or data.get('inputs_hash') != plan.inputs_hash:
+        return None
+    try:
+        if os.path.getsize(plan.image_path) != data.get('size'):
+            return None
+    except OSError:
+        return None
+    if manifest.sha256_file(plan.image_path) != data.get('sha256'):
+        return None
+    return Result(plan.image_path, manifest.path_for(plan.image_path),
+                  data, cached=True)
+
+
+def _remove_partials(plan):
+    for path in glob.glob(glob.escape(plan.partial_base) + '*'):
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path)
+        else:
+            os.unlink(path)
+
+
+def _release_tmp(plan):
+    sweep.release(plan.tmp_dir)
+    sweep.remove_tree(plan.tmp_dir)
+
+
+def _packages(plan):
+    pattern = os.path.join(plan.partial_base + '.d', 'dib-manifests',
+                           'dib-manifest-dpkg-*')
+    packages = {}
+    for path in glob.glob(pattern):
+        with open(path, encoding='utf-8', errors='replace') as f:
+            packages.update(manifest.parse_dpkg_manifest(f.read()))
+    return packages
+
+
+def _qemu_info(path):
+    out = subprocess.run(['qemu-img', 'info', '--output', 'json', path],
+                         capture_output=True, text=True)
+    if out.returncode != 0:
+        raise errors.BuildFailed('qemu-img info failed on %s: %s'
+                                 % (path, out.stderr.strip()))
+    return json.loads(out.stdout)
+
+
+def execute(plan, force=False, progress=None, builder_version=None):
+    """Build plan's image unless an identical one is already there."""
+    say = progress or (lambda msg: None)
+    if not force:
+        hit = cached_result(plan)
+        if hit:
+            return hit
+    host.require_root()
+    host.check_build_host(plan.layout)
+    req = plan.request
+    for path in (req.output_dir, req.work_dir, req.cache_dir):
+        os.makedirs(path, exist_ok=True)
+    with lock.TargetLock(req.output_dir, plan.name):
+        if not force:
+            # Another build may have finished while we waited.
+            hit = cached_result(plan)
+            if hit:
+                return hit
+        # Leftovers of a build that was killed outright.
+        _release_tmp(plan)
+        _remove_partials(plan)
+        os.makedirs(plan.tmp_dir)
+        started = time.monotonic()
+        say('building %s; log: %s' % (plan.name, plan.log_path))
+        with open(plan.log_path, 'w'):
+            pass  # a fresh log per build
+        try:
+            plan.command.run(
+                plan.log_path, stop_timeout=req.stop_timeout,
+                on_phase=lambda phase: say('[%4ds] %s' % (
+                    time.monotonic() - started, phase)))
+            if not os.path.isfile(plan.partial_image):
+                raise errors.BuildFailed(
+                    'DIB finished but wrote no image %s; log: %s'
+                    % (plan.partial_image, plan.log_path))
+            info = _qemu_info(plan.partial_image)
+            if info.get('format') != req.fmt:
+                raise errors.BuildFailed(
+                    'DIB wrote a %s image, expected %s'
+                    % (info.get('format'), req.fmt))
+            data = dict(plan.facts)
+            data.update(
+                sha256=manifest.sha256_file(plan.partial_image),
+                size=os.path.getsize(plan.partial_image),
+                virtual_size=info.get('virtual-size'),
+                packages=_packages(plan),
+                build_seconds=round(time.monotonic() - started, 1),
+                built_at=datetime.datetime.now(
+                    datetime.timezone.utc).isoformat(timespec='seconds'),
+                builder_version=builder_version,
+                log=plan.log_path)
+            with open(plan.partial_image, 'rb') as f:
+                os.fsync(f.fileno())
+            os.replace(plan.partial_image, plan.image_path)
+            manifest_path = manifest.write(plan.image_path, data)
+        finally:
+            _release_tmp(plan)
+            _remove_partials(plan)
+    return Result(plan.image_path, manifest_path, data, cached=False)

@@ -1,0 +1,161 @@
+"""The datastore / version / OS catalogue, read from the elements.
+
+Each datastore element declares its versions in ``datastore.yaml``; the
+trove-guest element lists the operating systems in ``os-releases.yaml``.
+Nothing here repeats those facts.
+"""
+
+import dataclasses
+import os
+
+import yaml
+
+from trove_image_builder import errors
+
+GENERIC = 'generic'
+DATASTORE_FILE = 'datastore.yaml'
+OS_FILE = os.path.join('trove-guest', 'os-releases.yaml')
+
+
+@dataclasses.dataclass(frozen=True)
+class Version:
+    datastore: str
+    name: str
+    version_number: str
+    manager: str
+    container_image: str
+    validation_rules: str
+    default: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class Datastore:
+    name: str
+    manager: str
+    element: str
+    versions: tuple
+
+    def version(self, name=None):
+        """The named version, or the declared default when name is None."""
+        for ver in self.versions:
+            if (name is None and ver.default) or ver.name == name:
+                return ver
+        raise errors.InputError(
+            'unknown version %r of datastore %s (known: %s)'
+            % (name, self.name, ', '.join(v.name for v in self.versions)))
+
+    @property
+    def default_version(self):
+        return self.version(None)
+
+
+@dataclasses.dataclass(frozen=True)
+class OperatingSystem:
+    name: str
+    element: str
+    releases: tuple
+    default_release: str
+
+    def release(self, name=None):
+        name = name or self.default_release
+        if name not in self.releases:
+            raise errors.InputError(
+                'unknown %s release %r (known: %s)'
+                % (self.name, name, ', '.join(self.releases)))
+        return name
+
+
+def _load_yaml(path):
+    try:
+        with open(path, encoding='utf-8') as f:
+            return yaml.safe_load(f)
+    except (OSError, yaml.YAMLError) as exc:
+        raise errors.HostError('cannot read %s: %s' % (path, exc))
+
+
+def _need(data, key, path):
+    value = data.get(key) if isinstance(data, dict) else None
+    if value in (None, ''):
+        raise errors.HostError('%s: missing %r' % (path, key))
+    return value
+
+
+def parse_datastore(data, element, path):
+    """Validate one datastore.yaml document and return a Datastore."""
+    name = str(_need(data, 'datastore', path))
+    manager = str(_need(data, 'manager', path))
+    versions = []
+    for item in _need(data, 'versions', path):
+        versions.append(Version(
+            datastore=name,
+            name=str(_need(item, 'name', path)),
+            version_number=str(_need(item, 'version_number', path)),
+            manager=manager,
+            container_image=str(_need(item, 'container_image', path)),
+            validation_rules=str(item.get('validation_rules') or ''),
+            default=bool(item.get('default', False))))
+    names = [v.name for v in versions]
+    if len(set(names)) != len(names):
+        raise errors.HostError('%s: duplicate version names' % path)
+    if sum(v.default for v in versions) != 1:
+        raise errors.HostError('%s: exactly one version must be default'
+                               % path)
+    return Datastore(name=name, manager=manager, element=element,
+                     versions=tuple(versions))
+
+
+def parse_os(data, path):
+    systems = {}
+    for name, item in (_need(data, 'os', path) or {}).items():
+        releases = tuple(str(r) for r in _need(item, 'releases', path))
+        systems[name] = OperatingSystem(
+            name=name, element=str(_need(item, 'element', path)),
+            releases=releases,
+            default_release=str(_need(item, 'default_release', path)))
+        systems[name].release()  # the default must be a known release
+    default = str(_need(data, 'default_os', path))
+    if default not in systems:
+        raise errors.HostError('%s: default_os %r is not listed'
+                               % (path, default))
+    return systems, default
+
+
+class Catalog:
+    """Datastores and operating systems found in one elements directory."""
+
+    def __init__(self, datastores, systems, default_os):
+        self.datastores = datastores
+        self.systems = systems
+        self.default_os = default_os
+
+    @classmethod
+    def load(cls, elements_dir):
+        datastores = {}
+        for element in sorted(os.listdir(elements_dir)):
+            path = os.path.join(elements_dir, element, DATASTORE_FILE)
+            if os.path.isfile(path):
+                ds = parse_datastore(_load_yaml(path), element, path)
+                if ds.name in datastores:
+                    raise errors.HostError('datastore %s declared twice'
+                                           % ds.name)
+                datastores[ds.name] = ds
+        os_path = os.path.join(elements_dir, OS_FILE)
+        systems, default_os = parse_os(_load_yaml(os_path), os_path)
+        return cls(datastores, systems, default_os)
+
+    def datastore(self, name):
+        try:
+            return self.datastores[name]
+        except KeyError:
+            raise errors.InputError(
+                'unknown datastore %r (known: %s)'
+                % (name, ', '.join([GENERIC] + sorted(self.datastores))))
+
+    def operating_system(self, name=None):
+        name = name or self.default_os
+        try:
+            return self.systems[name]
+        except KeyError:
+            raise errors.InputError(
+                'unknown OS %r (known: %s)'
+                % (name, ', '.join(sorted(self.systems))))

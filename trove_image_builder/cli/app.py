@@ -1,0 +1,72 @@
+"""The trove-image-builder command: a cliff App with one class per verb."""
+
+import sys
+
+from cliff import app
+from cliff import commandmanager
+from oslo_config import cfg
+
+from trove_image_builder import conf as conf_mod
+from trove_image_builder import errors
+from trove_image_builder import version
+
+
+class TroveImageBuilder(app.App):
+
+    CONSOLE_MESSAGE_FORMAT = 'trove-image-builder: %(message)s'
+
+    def __init__(self):
+        super().__init__(
+            description='Build, load and activate OpenStack Trove guest '
+                        'images.',
+            version=version.version_string(),
+            command_manager=commandmanager.CommandManager(
+                'trove_image_builder.cli'),
+            deferred_help=True)
+        self.conf = None
+        self._error = None
+
+    def build_option_parser(self, description, version, argparse_kwargs=None):
+        parser = super().build_option_parser(description, version,
+                                             argparse_kwargs)
+        parser.add_argument(
+            '--config-file', action='append', metavar='PATH',
+            help='Configuration file (repeatable). Default: %s when it '
+                 'exists.' % conf_mod.DEFAULT_CONFIG_FILE)
+        parser.add_argument(
+            '--config-dir', action='append', metavar='DIR',
+            help='Directory of *.conf files read after --config-file.')
+        return parser
+
+    def initialize_app(self, argv):
+        try:
+            self.conf = conf_mod.make_conf(self.options.config_file,
+                                           self.options.config_dir)
+        except cfg.Error as exc:
+            raise errors.InputError('configuration: %s' % exc)
+
+    def run_subcommand(self, argv):
+        self._error = None
+        result = super().run_subcommand(argv)
+        if isinstance(self._error, errors.Error):
+            return self._error.exit_code
+        return result
+
+    def clean_up(self, cmd, result, err):
+        self._error = err
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        return TroveImageBuilder().run(argv)
+    except errors.Error as exc:
+        sys.stderr.write('trove-image-builder: %s\n' % exc)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write('trove-image-builder: interrupted\n')
+        return errors.Interrupted.exit_code
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,81 @@
+"""`build`: one image for a datastore version (or the generic one)."""
+
+import sys
+
+from cliff import show
+
+from trove_image_builder import build
+from trove_image_builder import redact
+from trove_image_builder import version
+
+SHOWN = ('image', 'datastore', 'datastore_version', 'os', 'release',
+         'format', 'size', 'sha256', 'build_seconds', 'cached', 'manifest')
+
+
+def _progress(message):
+    sys.stderr.write(message + '\n')
+    sys.stderr.flush()
+
+
+class Build(show.ShowOne):
+    """Build a Trove guest image with diskimage-builder."""
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument(
+            'datastore', nargs='?', metavar='DATASTORE',
+            help='Datastore to build for (see "list"), or "generic". '
+                 'Default: [build] datastore.')
+        parser.add_argument('--datastore-version', metavar='VERSION',
+                            help='Default: the version marked default in '
+                                 'the datastore element.')
+        parser.add_argument('--os', help='Guest OS (debian, ubuntu).')
+        parser.add_argument('--release', help='Guest OS release.')
+        parser.add_argument('--format', dest='fmt', choices=['qcow2', 'raw'])
+        parser.add_argument('--image-size', type=int, metavar='GB',
+                            help='Root disk size in GiB.')
+        parser.add_argument('--block-device',
+                            choices=['auto', 'mbr', 'gpt', 'efi'])
+        parser.add_argument('--output-dir', metavar='DIR')
+        parser.add_argument('--dev-mode', action='store_true', default=None,
+                            help='Install the guest agent from a local '
+                                 'Trove tree (--guest-agent-source).')
+        parser.add_argument('--guest-agent-source', metavar='PATH')
+        parser.add_argument('--guest-agent-version', metavar='VERSION',
+                            help='trove version from PyPI (production).')
+        parser.add_argument('--element', dest='extra_elements',
+                            action='append', metavar='ELEMENT',
+                            help='Add an element (repeatable).')
+        parser.add_argument('--dry-run', action='store_true',
+                            help='Print the disk-image-create command and '
+                                 'its DIB_* variables, build nothing.')
+        parser.add_argument('--force', action='store_true',
+                            help='Rebuild even when the image is up to '
+                                 'date.')
+        return parser
+
+    def take_action(self, parsed_args):
+        a = parsed_args
+        request = build.Request.from_conf(
+            self.app.conf, datastore=a.datastore, version=a.datastore_version,
+            os=a.os, release=a.release, fmt=a.fmt, image_size=a.image_size,
+            block_device=a.block_device, output_dir=a.output_dir,
+            dev_mode=a.dev_mode, guest_agent_source=a.guest_agent_source,
+            guest_agent_version=a.guest_agent_version,
+            extra_elements=tuple(a.extra_elements) if a.extra_elements
+            else None)
+        plan = build.make_plan(request)
+        if a.dry_run:
+            for key, value in sorted(plan.command.env.items()):
+                if key.startswith('DIB_'):
+                    self.app.stdout.write(
+                        '# %s=%s\n' % (key, redact.url(value)))
+            self.app.stdout.write(plan.command.shell() + '\n')
+            raise SystemExit(0)
+        result = build.execute(plan, force=a.force, progress=_progress,
+                               builder_version=version.version_string())
+        if result.cached:
+            _progress('%s is up to date' % result.image_path)
+        data = dict(result.manifest, image=result.image_path,
+                    cached=result.cached, manifest=result.manifest_path)
+        return SHOWN, tuple(data.get(k) for k in SHOWN)

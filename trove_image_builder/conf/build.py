@@ -1,0 +1,42 @@
+"""[build]: what image to build and where it goes."""
+
+from oslo_config import cfg
+
+GROUP = cfg.OptGroup('build', title='Image build options')
+
+OPTS = [
+    cfg.StrOpt('datastore', default='mariadb',
+               help='Datastore built when the command names none; '
+                    '"generic" builds the datastore-agnostic image.'),
+    cfg.StrOpt('os', help='Guest operating system (default: the first '
+                          'in the elements\' os-releases.yaml, Debian).'),
+    cfg.StrOpt('release', help='Guest OS release (default: the OS\'s '
+                               'default release).'),
+    cfg.StrOpt('format', default='qcow2', choices=['qcow2', 'raw'],
+               help='Image file format.'),
+    cfg.IntOpt('image_size', min=1,
+               help='Root disk size in GiB. Unset: sized to content; '
+                    'growroot grows it on first boot.'),
+    cfg.StrOpt('block_device', default='auto',
+               choices=['auto', 'mbr', 'gpt', 'efi'],
+               help='Disk layout. auto: efi (GPT, BIOS+UEFI) where the '
+                    'host can make vfat, mbr (BIOS) otherwise.'),
+    cfg.StrOpt('output_dir', default='/var/lib/trove-image-builder/images',
+               help='Where images, manifests and build logs are written.'),
+    cfg.StrOpt('work_dir', default='/var/lib/trove-image-builder/work',
+               help='Scratch space for DIB (its temporary dirs, locks).'),
+    cfg.StrOpt('cache_dir', default='/var/cache/trove-image-builder',
+               help='DIB image cache (debootstrap tarballs, downloads); '
+                    'kept between builds.'),
+    cfg.StrOpt('elements_dir',
+               help='Use this elements directory instead of the shipped '
+                    'one.'),
+    cfg.ListOpt('extra_elements_path', default=[],
+                help='More element directories searched by DIB.'),
+    cfg.ListOpt('extra_elements', default=[],
+                help='More elements added to every image.'),
+]
+
+
+def list_opts():
+    return [(GROUP, OPTS)]

@@ -1,0 +1,111 @@
+"""One disk-image-create invocation: argv + env as a single object.
+
+The object is built once; ``shell()`` shows exactly what ``run()`` runs.
+"""
+
+import collections
+import dataclasses
+import os
+import re
+import shlex
+import signal
+import subprocess
+
+from trove_image_builder import errors
+from trove_image_builder import redact
+
+# DIB prints this before each phase ("Running hooks from .../root.d").
+_PHASE = re.compile(r'Running hooks from \S*/([\w-]+)\.d\s*$')
+_CONVERT = re.compile(r'Converting image using qemu-img convert')
+TAIL_LINES = 15
+
+
+@dataclasses.dataclass(frozen=True)
+class Command:
+    argv: tuple
+    # Only the variables this tool sets; the process gets them on top of a
+    # copy of the caller's environment (os.environ is never modified).
+    env: dict
+
+    def full_env(self, base=None):
+        merged = dict(os.environ if base is None else base)
+        merged.update(self.env)
+        return merged
+
+    def shell(self):
+        """The exact command, shell-quoted, secrets masked."""
+        assigns = ['%s=%s' % (k, shlex.quote(redact.url(v)))
+                   for k, v in sorted(self.env.items())]
+        return ' '.join(['env'] + assigns + [shlex.quote(a)
+                                             for a in self.argv])
+
+    def run(self, log_path, on_phase=None, stop_timeout=120):
+        """Run, streaming output to log_path; raise BuildFailed on error.
+
+        SIGINT/SIGTERM stop DIB's whole process group (DIB runs its own
+        cleanup traps on SIGTERM) and raise Interrupted.
+        """
+        tail = collections.deque(maxlen=TAIL_LINES)
+        caught = []
+
+        def _on_signal(signum, frame):
+            caught.append(signum)
+            # A second signal means "now": no more waiting for cleanup.
+            _signal_group(proc, signal.SIGTERM if len(caught) == 1
+                          else signal.SIGKILL)
+
+        with open(log_path, 'ab', buffering=0) as log:
+            log.write(('$ %s\n' % self.shell()).encode())
+            proc = subprocess.Popen(
+                self.argv, env=self.full_env(), stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                start_new_session=True)
+            old = {s: signal.signal(s, _on_signal)
+                   for s in (signal.SIGINT, signal.SIGTERM)}
+            try:
+                for raw in proc.stdout:
+                    log.write(raw)
+                    line = raw.decode('utf-8', 'replace').rstrip()
+                    tail.append(line)
+                    phase = parse_phase(line)
+                    if phase and on_phase and not caught:
+                        on_phase(phase)
+                rc = _wait(proc, stop_timeout if caught else None)
+            finally:
+                if proc.poll() is None:
+                    _signal_group(proc, signal.SIGTERM)
+                    _wait(proc, stop_timeout)
+                for s, handler in old.items():
+                    signal.signal(s, handler)
+        if caught:
+            raise errors.Interrupted(
+                'interrupted by %s; DIB stopped, see %s'
+                % (signal.Signals(caught[0]).name, log_path))
+        if rc != 0:
+            raise errors.BuildFailed(
+                'disk-image-create failed with exit code %d; log: %s'
+                % (rc, log_path), log_path=log_path, tail=tail)
+
+
+def parse_phase(line):
+    match = _PHASE.search(line)
+    if match:
+        return match.group(1)
+    if _CONVERT.search(line):
+        return 'convert'
+    return None
+
+
+def _signal_group(proc, signum):
+    try:
+        os.killpg(proc.pid, signum)
+    except ProcessLookupError:
+        pass
+
+
+def _wait(proc, timeout):
+    try:
+        return proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _signal_group(proc, signal.SIGKILL)
+        return proc.wait()

@@ -1,0 +1,42 @@
+"""Typed errors. The CLI turns each into one line on stderr and its code."""
+
+
+class Error(Exception):
+    """Base of every error the tool reports without a traceback."""
+
+    exit_code = 1
+
+
+class InputError(Error):
+    """Something the user asked for does not exist or does not fit."""
+
+    exit_code = 2
+
+
+class HostError(Error):
+    """The build host lacks a tool, a privilege or a kernel feature."""
+
+    exit_code = 3
+
+
+class BuildFailed(Error):
+    """disk-image-create (or a step around it) failed."""
+
+    exit_code = 4
+
+    def __init__(self, message, log_path=None, tail=()):
+        self.log_path = log_path
+        self.tail = tuple(tail)
+        super().__init__(message)
+
+
+class Busy(Error):
+    """Another process holds the lock for the same target."""
+
+    exit_code = 5
+
+
+class Interrupted(Error):
+    """SIGINT or SIGTERM arrived; work was stopped and cleaned up."""
+
+    exit_code = 130

@@ -1,0 +1,77 @@
+"""The JSON record written beside each image.
+
+Every later step (load, verify, register) reads this file instead of
+re-deriving facts from the image or the options.
+"""
+
+import hashlib
+import json
+import os
+
+from trove_image_builder import errors
+
+SCHEMA = 1
+CHUNK = 4 * 1024 * 1024
+
+
+def path_for(image_path):
+    root, _ext = os.path.splitext(image_path)
+    return root + '.json'
+
+
+def sha256_file(path):
+    digest = hashlib.sha256()
+    with open(path, 'rb') as f:
+        while True:
+            block = f.read(CHUNK)
+            if not block:
+                break
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def read(image_path):
+    """The manifest of image_path, or None when there is none."""
+    path = path_for(image_path)
+    try:
+        with open(path, encoding='utf-8') as f:
+            data = json.load(f)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise errors.InputError('unreadable manifest %s: %s' % (path, exc))
+    if not isinstance(data, dict):
+        raise errors.InputError('manifest %s is not a JSON object' % path)
+    return data
+
+
+def write(image_path, data):
+    """Write atomically: a reader never sees half a manifest."""
+    path = path_for(image_path)
+    tmp = path + '.tmp'
+    with open(tmp, 'w', encoding='utf-8') as f:
+        json.dump(dict(data, schema=SCHEMA), f, indent=2, sort_keys=True)
+        f.write('\n')
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    return path
+
+
+def update(image_path, **fields):
+    """Merge fields into an existing manifest (e.g. a verify result)."""
+    data = read(image_path)
+    if data is None:
+        raise errors.InputError('no manifest beside %s' % image_path)
+    data.update(fields)
+    return write(image_path, data)
+
+
+def parse_dpkg_manifest(text):
+    """Package name -> version from DIB's dib-manifest-dpkg-* file."""
+    packages = {}
+    for line in text.splitlines():
+        words = line.split()
+        if len(words) >= 2 and not line.startswith('#'):
+            packages[words[0]] = words[1]
+    return packages
