@@ -23,8 +23,8 @@ EFI_TOOLS = {'mkfs.vfat': 'dosfstools'}
 SBIN_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
 
 
-def require_root(geteuid=os.geteuid):
-    if geteuid() != 0:
+def require_root(geteuid=None):
+    if (geteuid or os.geteuid)() != 0:
         raise errors.HostError(
             'building an image needs root (DIB uses loop devices, mounts '
             'and chroot); run it with sudo')
@@ -93,7 +93,9 @@ def check_build_host(layout, prefix='/usr/local'):
 def _deb822_entries(text):
     entry = {}
     for line in text.splitlines() + ['']:
-        line = line.split('#', 1)[0].rstrip()
+        if line.lstrip().startswith('#'):
+            continue  # a comment inside a stanza does not end it
+        line = line.rstrip()
         if not line.strip():
             if entry:
                 yield entry

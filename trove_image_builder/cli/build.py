@@ -17,11 +17,23 @@ def _progress(message):
     sys.stderr.flush()
 
 
+def _free_long_format_option(parser):
+    """Keep cliff's output format on -f only.
+
+    In DIB's world --format is the image format, as Trove's spec for this
+    command names it; cliff's output formatter stays reachable as -f.
+    """
+    action = parser._option_string_actions.pop('--format', None)
+    if action is not None:
+        action.option_strings.remove('--format')
+
+
 class Build(show.ShowOne):
     """Build a Trove guest image with diskimage-builder."""
 
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
+        _free_long_format_option(parser)
         parser.add_argument(
             'datastore', nargs='?', metavar='DATASTORE',
             help='Datastore to build for (see "list"), or "generic". '
@@ -31,7 +43,8 @@ class Build(show.ShowOne):
                                  'the datastore element.')
         parser.add_argument('--os', help='Guest OS (debian, ubuntu).')
         parser.add_argument('--release', help='Guest OS release.')
-        parser.add_argument('--format', dest='fmt', choices=['qcow2', 'raw'])
+        parser.add_argument('--format', dest='fmt', choices=['qcow2', 'raw'],
+                            help='Image format (output format: -f).')
         parser.add_argument('--image-size', type=int, metavar='GB',
                             help='Root disk size in GiB.')
         parser.add_argument('--block-device',

@@ -1,0 +1,71 @@
+"""Helpers shared by the unit tests."""
+
+import os
+import textwrap
+
+import fixtures
+import testtools
+
+from trove_image_builder import conf as conf_mod
+
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+ELEMENTS = os.path.join(TOP, 'elements')
+
+
+def write(path, text, mode=None):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, 'w', encoding='utf-8') as f:
+        f.write(textwrap.dedent(text))
+    if mode:
+        os.chmod(path, mode)
+    return path
+
+
+class TestCase(testtools.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.tmp = self.useFixture(fixtures.TempDir()).path
+
+    def fake_elements(self):
+        """A minimal elements tree with one datastore and two systems."""
+        root = os.path.join(self.tmp, 'elements')
+        write(os.path.join(root, 'trove-guest', 'os-releases.yaml'), """
+            default_os: debian
+            os:
+              debian:
+                element: debian-minimal
+                default_release: bookworm
+                releases: [bookworm, trixie]
+              ubuntu:
+                element: ubuntu-minimal
+                default_release: noble
+                releases: [noble]
+            """)
+        write(os.path.join(root, 'trove-mariadb', 'datastore.yaml'), """
+            datastore: mariadb
+            manager: mariadb
+            versions:
+              - name: "10.11"
+                version_number: "10.11.10"
+                container_image: "mariadb:10.11"
+                validation_rules: "trove:templates/mariadb/validation-rules.json"
+                default: true
+              - name: "11.4"
+                version_number: "11.4.4"
+                container_image: "mariadb:11.4"
+            """)
+        return root
+
+    def make_conf(self, **groups):
+        conf = conf_mod.make_conf(config_files=[self._conf_file(groups)])
+        return conf
+
+    def _conf_file(self, groups):
+        lines = []
+        for group, values in groups.items():
+            lines.append('[%s]' % group)
+            lines += ['%s = %s' % kv for kv in values.items()]
+        return write(os.path.join(self.tmp, 'test.conf'),
+                     '\n'.join(lines) + '\n')

@@ -1,0 +1,85 @@
+import io
+import json
+import os
+import sys
+
+import fixtures
+
+from tests.unit import base
+from trove_image_builder.cli import app
+
+
+class TestCli(base.TestCase):
+
+    def run_cli(self, *argv):
+        out, err = io.StringIO(), io.StringIO()
+        self.useFixture(fixtures.MonkeyPatch('sys.stdout', out))
+        self.useFixture(fixtures.MonkeyPatch('sys.stderr', err))
+        conf = base.write(os.path.join(self.tmp, 'cli.conf'), """
+            [build]
+            elements_dir = %s
+            output_dir = %s
+            [mirrors]
+            from_host = false
+            """ % (self.fake_elements(), os.path.join(self.tmp, 'out')))
+        rc = app.main(['--config-file', conf] + list(argv))
+        return rc, out.getvalue(), err.getvalue()
+
+    def test_list_json(self):
+        rc, out, _err = self.run_cli('list', '-f', 'json')
+        self.assertEqual(0, rc)
+        rows = json.loads(out)
+        self.assertEqual([('mariadb', '10.11'), ('mariadb', '11.4')],
+                         [(r['datastore'], r['version']) for r in rows])
+        self.assertTrue(rows[0]['default'])
+
+    def test_list_os(self):
+        rc, out, _err = self.run_cli('list', '--os', '-f', 'json')
+        self.assertEqual(0, rc)
+        self.assertIn({'os': 'ubuntu', 'release': 'noble',
+                       'default': False, 'element': 'ubuntu-minimal'},
+                      json.loads(out))
+
+    def test_dry_run_prints_command_and_variables(self):
+        rc, out, _err = self.assertRaises(
+            SystemExit, self.run_cli, 'build', 'mariadb',
+            '--datastore-version', '11.4', '--dry-run',
+            '--guest-agent-version', '25.1.0', '--format', 'raw'), '', ''
+        self.assertEqual(0, rc.code)
+        text = sys.stdout.getvalue()
+        self.assertIn('# DIB_TROVE_DATASTORE_VERSION=11.4', text)
+        self.assertIn('# DIB_TROVE_GUEST_AGENT_VERSION=25.1.0', text)
+        command = text.strip().splitlines()[-1]
+        self.assertTrue(command.startswith('env '))
+        self.assertIn('disk-image-create -t raw -o ', command)
+        self.assertTrue(command.endswith('trove-mariadb'))
+        self.assertFalse(os.path.exists(os.path.join(self.tmp, 'out')))
+
+    def test_errors_are_one_line_with_codes(self):
+        cases = [
+            (('build', 'oracle', '--dry-run'), 2, "unknown datastore"),
+            (('build', 'mariadb', '--datastore-version', '1', '--dry-run'),
+             2, "unknown version '1'"),
+            (('build', '--os', 'arch', '--dry-run'), 2, "unknown OS"),
+            (('build', '--release', 'sid', '--dry-run'), 2,
+             "unknown debian release 'sid'"),
+            (('build', '--dev-mode', '--dry-run'), 2,
+             '--guest-agent-source'),
+            (('build', '--dev-mode', '--guest-agent-source', '/nonexistent',
+              '--dry-run'), 2, 'not a Trove source tree'),
+        ]
+        for argv, code, words in cases:
+            rc, _out, err = self.run_cli(*argv)
+            self.assertEqual(code, rc, argv)
+            self.assertEqual(1, len(err.strip().splitlines()), err)
+            self.assertIn(words, err)
+            self.assertNotIn('Traceback', err)
+
+    def test_missing_config_file(self):
+        out, err = io.StringIO(), io.StringIO()
+        self.useFixture(fixtures.MonkeyPatch('sys.stdout', out))
+        self.useFixture(fixtures.MonkeyPatch('sys.stderr', err))
+        rc = app.main(['--config-file', '/nonexistent.conf', 'list'])
+        self.assertNotEqual(0, rc)
+        self.assertIn('nonexistent.conf', err.getvalue())
+        self.assertNotIn('Traceback', err.getvalue())

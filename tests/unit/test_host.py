@@ -1,0 +1,115 @@
+import os
+from unittest import mock
+
+from tests.unit import base
+from trove_image_builder import errors
+from trove_image_builder import host
+
+DEB822 = """\
+Types: deb
+# http://snapshot.debian.org/archive/debian/20250520T000000Z
+URIs: http://deb.example.org/debian
+Suites: bookworm bookworm-updates
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+
+Types: deb
+# a comment inside the stanza
+URIs: http://deb.example.org/debian-security
+Suites: bookworm-security
+Components: main
+
+Types: deb-src
+URIs: http://src.example.org/debian
+Suites: bookworm
+"""
+
+
+class TestMirrors(base.TestCase):
+
+    def _root(self, os_id='debian', deb822=None, one_line=None):
+        root = os.path.join(self.tmp, 'root')
+        base.write(os.path.join(root, 'etc/os-release'),
+                   'NAME=x\nID=%s\n' % os_id)
+        if deb822:
+            base.write(os.path.join(root, 'etc/apt/sources.list.d/'
+                                          'debian.sources'), deb822)
+        if one_line:
+            base.write(os.path.join(root, 'etc/apt/sources.list'), one_line)
+        return root
+
+    def test_deb822(self):
+        root = self._root(deb822=DEB822)
+        self.assertEqual(('http://deb.example.org/debian',
+                          'http://deb.example.org/debian-security'),
+                         host.debian_mirrors(root))
+
+    def test_one_line_with_options(self):
+        root = self._root(one_line=(
+            '# deb http://ignored/debian bookworm main\n'
+            'deb [arch=amd64 signed-by=/k.gpg] http://m.example/debian/ '
+            'bookworm main\n'
+            'deb http://m.example/debian-security bookworm-security main\n'
+            'deb http://m.example/debian bookworm-backports main\n'))
+        self.assertEqual(('http://m.example/debian',
+                          'http://m.example/debian-security'),
+                         host.debian_mirrors(root))
+
+    def test_not_debian(self):
+        root = self._root(os_id='ubuntu', deb822=DEB822)
+        self.assertEqual((None, None), host.debian_mirrors(root))
+
+
+class TestTools(base.TestCase):
+
+    def test_missing_tools_name_packages(self):
+        which = mock.Mock(side_effect=lambda c, path: None if c in (
+            'sgdisk', 'qemu-img') else '/usr/bin/' + c)
+        self.assertEqual({'qemu-img': 'qemu-utils', 'sgdisk': 'gdisk'},
+                         host.missing_tools(host.BUILD_TOOLS, which=which))
+
+    def test_check_build_host_says_what_to_install(self):
+        with mock.patch.object(host, 'missing_tools',
+                               return_value={'debootstrap': 'debootstrap',
+                                             'sgdisk': 'gdisk'}):
+            e = self.assertRaises(errors.HostError, host.check_build_host,
+                                  'mbr')
+        self.assertIn('apt-get install debootstrap gdisk', str(e))
+
+    @mock.patch.object(host, 'missing_tools', return_value={})
+    def test_no_device_mapper_needs_partmap(self, _tools):
+        with mock.patch.object(host.partmap, 'host_has_device_mapper',
+                               return_value=False), \
+                mock.patch.object(host.partmap, 'is_installed',
+                                  return_value=False):
+            e = self.assertRaises(errors.HostError, host.check_build_host,
+                                  'mbr')
+        self.assertIn('host-setup', str(e))
+        with mock.patch.object(host.partmap, 'host_has_device_mapper',
+                               return_value=False), \
+                mock.patch.object(host.partmap, 'is_installed',
+                                  return_value=True):
+            host.check_build_host('mbr')
+
+    @mock.patch.object(host, 'missing_tools', return_value={})
+    def test_efi_without_vfat_refused(self, _tools):
+        with mock.patch.object(host.partmap, 'host_has_vfat',
+                               return_value=False):
+            e = self.assertRaises(errors.HostError, host.check_build_host,
+                                  'efi')
+        self.assertIn('--block-device mbr', str(e))
+
+    def test_block_device_auto(self):
+        self.assertEqual('efi', host.block_device('auto', has_vfat=True))
+        self.assertEqual('mbr', host.block_device('auto', has_vfat=False))
+        self.assertEqual('gpt', host.block_device('gpt', has_vfat=False))
+
+    def test_require_root(self):
+        e = self.assertRaises(errors.HostError, host.require_root,
+                              geteuid=lambda: 1000)
+        self.assertIn('needs root', str(e))
+        host.require_root(geteuid=lambda: 0)
+
+    def test_disk_image_create_configured_must_exist(self):
+        self.assertRaises(errors.HostError, host.disk_image_create,
+                          '/nonexistent')
