@@ -14,8 +14,10 @@ import subprocess
 from trove_image_builder import errors
 from trove_image_builder import redact
 
-# DIB prints this before each phase ("Running hooks from .../root.d").
-_PHASE = re.compile(r'Running hooks from \S*/([\w-]+)\.d\s*$')
+# DIB announces host-side phases ("Running hooks from .../root.d");
+# in the chroot, dib-run-parts names each script ("Running .../install.d/x").
+_PHASE = re.compile(r'Running hooks from \S*/([\w-]+)\.d\s*$'
+                    r'|dib-run-parts Running \S*/([\w-]+)\.d/')
 _CONVERT = re.compile(r'Converting image using qemu-img convert')
 TAIL_LINES = 15
 
@@ -47,6 +49,7 @@ class Command:
         """
         tail = collections.deque(maxlen=TAIL_LINES)
         caught = []
+        last_phase = [None]
 
         def _on_signal(signum, frame):
             caught.append(signum)
@@ -68,8 +71,10 @@ class Command:
                     line = raw.decode('utf-8', 'replace').rstrip()
                     tail.append(line)
                     phase = parse_phase(line)
-                    if phase and on_phase and not caught:
-                        on_phase(phase)
+                    if phase and phase != last_phase[0]:
+                        last_phase[0] = phase
+                        if on_phase and not caught:
+                            on_phase(phase)
                 rc = _wait(proc, stop_timeout if caught else None)
             finally:
                 if proc.poll() is None:
@@ -90,7 +95,7 @@ class Command:
 def parse_phase(line):
     match = _PHASE.search(line)
     if match:
-        return match.group(1)
+        return match.group(1) or match.group(2)
     if _CONVERT.search(line):
         return 'convert'
     return None

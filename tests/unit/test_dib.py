@@ -38,6 +38,8 @@ class TestCommand(base.TestCase):
             'Running hooks from /tmp/in_target.d/post-install.d'))
         self.assertEqual('convert', dib.parse_phase(
             'Converting image using qemu-img convert'))
+        self.assertEqual('install', dib.parse_phase(
+            'dib-run-parts Running /tmp/in_target.d/install.d/10-x'))
         self.assertIsNone(dib.parse_phase('dib-run-parts Running x'))
 
     def _script(self, body):
@@ -46,12 +48,14 @@ class TestCommand(base.TestCase):
 
     def test_run_streams_to_log_and_reports_phases(self):
         script = self._script(
-            'echo "Running hooks from /x/root.d"\necho "$DIB_Z"\n')
+            'echo "Running hooks from /x/root.d"\necho "$DIB_Z"\n'
+            'echo "dib-run-parts Running /t/install.d/01-a"\n'
+            'echo "dib-run-parts Running /t/install.d/02-b"\n')
         log = os.path.join(self.tmp, 'build.log')
         phases = []
         dib.Command(argv=(script,), env={'DIB_Z': 'hello'}).run(
             log, on_phase=phases.append)
-        self.assertEqual(['root'], phases)
+        self.assertEqual(['root', 'install'], phases)
         with open(log) as f:
             text = f.read()
         self.assertIn('hello', text)

@@ -5,6 +5,7 @@ import sys
 from cliff import show
 
 from trove_image_builder import build
+from trove_image_builder import errors
 from trove_image_builder import redact
 from trove_image_builder import version
 
@@ -85,8 +86,14 @@ class Build(show.ShowOne):
                         '# %s=%s\n' % (key, redact.url(value)))
             self.app.stdout.write(plan.command.shell() + '\n')
             raise SystemExit(0)
-        result = build.execute(plan, force=a.force, progress=_progress,
-                               builder_version=version.version_string())
+        try:
+            result = build.execute(plan, force=a.force, progress=_progress,
+                                   builder_version=version.version_string())
+        except errors.BuildFailed as exc:
+            # The log's last lines usually name the failing script.
+            for line in exc.tail:
+                _progress('  | ' + line)
+            raise
         if result.cached:
             _progress('%s is up to date' % result.image_path)
         data = dict(result.manifest, image=result.image_path,

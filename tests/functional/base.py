@@ -1,0 +1,83 @@
+"""Helpers for tests that build and boot real images (root, minutes)."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import testtools
+
+# The image cache (debootstrap tarball, apt downloads) is shared between
+# runs, as on a real build host; output and scratch dirs are per test run.
+CACHE_DIR = os.environ.get('TIB_FUNCTIONAL_CACHE',
+                           '/var/cache/trove-image-builder')
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+
+
+def cli_path():
+    return os.path.join(os.path.dirname(sys.executable),
+                        'trove-image-builder')
+
+
+def loops_over(prefix):
+    out = subprocess.run(['losetup', '--json', '--list', '-O',
+                          'NAME,BACK-FILE'], capture_output=True,
+                         text=True).stdout
+    devs = json.loads(out)['loopdevices'] if out.strip() else []
+    return [d['name'] for d in devs
+            if (d.get('back-file') or '').startswith(prefix)]
+
+
+def mounts_under(prefix):
+    with open('/proc/self/mountinfo') as f:
+        return [line.split()[4] for line in f
+                if line.split()[4].startswith(prefix)]
+
+
+class FunctionalTestCase(testtools.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        if os.geteuid() != 0:
+            self.skipTest('needs root (loop devices, mounts, chroot)')
+        if not shutil.which('qemu-img'):
+            self.skipTest('qemu-img missing: run tools/setup-host.sh')
+
+    def workspace(self, name):
+        """A per-test directory on disk (not /tmp: it may be tmpfs)."""
+        root = os.environ.get('TIB_FUNCTIONAL_DIR',
+                              '/var/tmp/trove-image-builder-tests')
+        path = os.path.join(root, name)
+        shutil.rmtree(path, ignore_errors=True)
+        os.makedirs(path)
+        return path
+
+    def config(self, workspace, **extra):
+        lines = ['[build]', 'output_dir = %s/images' % workspace,
+                 'work_dir = %s/work' % workspace,
+                 'cache_dir = %s' % CACHE_DIR]
+        for group, values in extra.items():
+            lines.append('[%s]' % group)
+            lines += ['%s = %s' % kv for kv in values.items()]
+        path = os.path.join(workspace, 'tib.conf')
+        with open(path, 'w') as f:
+            f.write('\n'.join(lines) + '\n')
+        return path
+
+    def run_cli(self, conf, *argv, timeout=3600):
+        started = time.monotonic()
+        proc = subprocess.run(
+            [cli_path(), '--config-file', conf] + list(argv),
+            capture_output=True, text=True, timeout=timeout)
+        return proc, time.monotonic() - started
+
+    def assertNothingLeft(self, workspace):
+        self.assertEqual([], loops_over(workspace))
+        self.assertEqual([], mounts_under(workspace))
+        images = os.path.join(workspace, 'images')
+        if os.path.isdir(images):
+            self.assertEqual([], [f for f in os.listdir(images)
+                                  if '.partial' in f])

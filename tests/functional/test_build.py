@@ -1,0 +1,117 @@
+"""Real DIB builds on this host: an image, its manifest, the cache."""
+
+import json
+import os
+import signal
+import subprocess
+import time
+
+from tests.functional import base
+
+
+class TestBuild(base.FunctionalTestCase):
+
+    def test_build_then_cache_hit(self):
+        ws = self.workspace('build')
+        conf = self.config(ws)
+        proc, cold = self.run_cli(conf, 'build', 'mariadb', '-f', 'json')
+        self.assertEqual(0, proc.returncode, proc.stderr[-3000:])
+        result = json.loads(proc.stdout)
+        image = result['image']
+        self.assertFalse(result['cached'])
+        self.assertTrue(os.path.isfile(image))
+        self.assertIn('root', proc.stderr)  # phase progress was shown
+
+        info = json.loads(subprocess.run(
+            ['qemu-img', 'info', '--output', 'json', image],
+            capture_output=True, text=True, check=True).stdout)
+        self.assertEqual('qcow2', info['format'])
+        self.assertGreater(info['virtual-size'], 1 << 30)
+
+        with open(result['manifest']) as f:
+            manifest = json.load(f)
+        self.assertEqual('mariadb', manifest['datastore'])
+        self.assertEqual('10.11', manifest['datastore_version'])
+        self.assertEqual('debian', manifest['os'])
+        self.assertEqual('bookworm', manifest['release'])
+        self.assertEqual(os.path.getsize(image), manifest['size'])
+        sha = subprocess.run(['sha256sum', image], capture_output=True,
+                             text=True, check=True).stdout.split()[0]
+        self.assertEqual(sha, manifest['sha256'])
+        self.assertEqual('pypi', manifest['guest_agent']['mode'])
+        for pkg in ('docker.io', 'cloud-init', 'openssh-server',
+                    'python3-venv'):
+            self.assertIn(pkg, manifest['packages'])
+        self.assertNothingLeft(ws)
+
+        log_mtime = os.path.getmtime(manifest['log'])
+        proc, warm = self.run_cli(conf, 'build', 'mariadb', '-f', 'json')
+        self.assertEqual(0, proc.returncode, proc.stderr)
+        again = json.loads(proc.stdout)
+        self.assertTrue(again['cached'])
+        self.assertEqual(manifest['sha256'], again['sha256'])
+        self.assertIn('up to date', proc.stderr)
+        # DIB did not run: its log is untouched.
+        self.assertEqual(log_mtime, os.path.getmtime(manifest['log']))
+        print('cold build %.1fs, cache hit %.2fs, image %.1f MiB'
+              % (cold, warm, manifest['size'] / 2.0 ** 20))
+
+    def test_failing_element_reports_and_cleans_up(self):
+        ws = self.workspace('fail')
+        elements = os.path.join(ws, 'elements', 'tib-test-fail', 'root.d')
+        os.makedirs(elements)
+        script = os.path.join(elements, '01-tib-test-fail')
+        with open(script, 'w') as f:
+            f.write('#!/bin/bash\necho "tib-test: failing on purpose"\n'
+                    'exit 3\n')
+        os.chmod(script, 0o755)
+        conf = self.config(ws, build={
+            'extra_elements_path': os.path.join(ws, 'elements'),
+            'extra_elements': 'tib-test-fail'})
+        proc, _t = self.run_cli(conf, 'build', 'generic')
+        self.assertEqual(4, proc.returncode, proc.stderr)
+        last = proc.stderr.strip().splitlines()[-1]
+        self.assertIn('disk-image-create failed with exit code', last)
+        self.assertIn('.log', last)
+        self.assertIn('failing on purpose', proc.stderr)
+        self.assertNotIn('Traceback', proc.stderr)
+        self.assertFalse(os.path.exists(os.path.join(
+            ws, 'images', 'trove-debian-bookworm-generic.qcow2')))
+        self.assertNothingLeft(ws)
+
+    def test_interrupt_and_concurrent_build(self):
+        ws = self.workspace('interrupt')
+        conf = self.config(ws)
+        cmd = [base.cli_path(), '--config-file', conf, 'build', 'generic']
+        first = subprocess.Popen(cmd, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True)
+        try:
+            # Wait until DIB is past debootstrap and has mounts to undo.
+            deadline = time.monotonic() + 600
+            log = os.path.join(ws, 'images',
+                               'trove-debian-bookworm-generic.log')
+            while time.monotonic() < deadline:
+                if os.path.exists(log) and 'pre-install.d/' in open(
+                        log, errors='replace').read():
+                    break
+                self.assertIsNone(first.poll(), 'build ended early')
+                time.sleep(2)
+            self.assertTrue(base.mounts_under(ws), 'DIB mounted nothing?')
+
+            second = subprocess.run(cmd, capture_output=True, text=True,
+                                    timeout=120)
+            self.assertEqual(5, second.returncode, second.stderr)
+            self.assertIn('another build of trove-debian-bookworm-generic'
+                          ' is running', second.stderr)
+
+            first.send_signal(signal.SIGINT)
+            _out, err = first.communicate(timeout=300)
+        finally:
+            if first.poll() is None:
+                first.kill()
+        self.assertEqual(130, first.returncode, err)
+        self.assertIn('interrupted by SIGINT', err)
+        self.assertNotIn('Traceback', err)
+        self.assertFalse(os.path.exists(os.path.join(
+            ws, 'images', 'trove-debian-bookworm-generic.qcow2')))
+        self.assertNothingLeft(ws)
