@@ -50,7 +50,7 @@ class TestCase(testtools.TestCase):
               - name: "10.11"
                 version_number: "10.11.10"
                 container_image: "mariadb:10.11"
-                validation_rules: "trove:templates/mariadb/validation-rules.json"
+                validation_rules: "trove:templates/mariadb/rules.json"
                 default: true
               - name: "11.4"
                 version_number: "11.4.4"

@@ -41,11 +41,11 @@ class TestCli(base.TestCase):
                       json.loads(out))
 
     def test_dry_run_prints_command_and_variables(self):
-        rc, out, _err = self.assertRaises(
+        stop = self.assertRaises(
             SystemExit, self.run_cli, 'build', 'mariadb',
             '--datastore-version', '11.4', '--dry-run',
-            '--guest-agent-version', '25.1.0', '--format', 'raw'), '', ''
-        self.assertEqual(0, rc.code)
+            '--guest-agent-version', '25.1.0', '--format', 'raw')
+        self.assertEqual(0, stop.code)
         text = sys.stdout.getvalue()
         self.assertIn('# DIB_TROVE_DATASTORE_VERSION=11.4', text)
         self.assertIn('# DIB_TROVE_GUEST_AGENT_VERSION=25.1.0', text)
