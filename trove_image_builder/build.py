@@ -10,6 +10,7 @@ import datetime
 import glob
 import importlib.metadata
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -24,6 +25,8 @@ from trove_image_builder import inputs
 from trove_image_builder import lock
 from trove_image_builder import manifest
 from trove_image_builder import sweep
+
+LOG = logging.getLogger(__name__)
 
 # Variables that name places on this host rather than image content;
 # their content (if any) is hashed separately.
@@ -395,7 +398,19 @@ def execute(plan, force=False, progress=None, builder_version=None):
                 os.fsync(f.fileno())
             os.replace(plan.partial_image, plan.image_path)
             manifest_path = manifest.write(plan.image_path, data)
-        finally:
-            _release_tmp(plan)
-            _remove_partials(plan)
+        except BaseException:
+            _cleanup(plan, quiet=True)  # keep the original error
+            raise
+        _cleanup(plan)
     return Result(plan.image_path, manifest_path, data, cached=False)
+
+
+def _cleanup(plan, quiet=False):
+    try:
+        _release_tmp(plan)
+        _remove_partials(plan)
+    except (OSError, RuntimeError, subprocess.CalledProcessError) as exc:
+        if not quiet:
+            raise errors.HostError('cleanup after the build failed: %s'
+                                   % exc)
+        LOG.error('cleanup after the failed build is incomplete: %s', exc)

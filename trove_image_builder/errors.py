@@ -40,3 +40,30 @@ class Interrupted(Error):
     """SIGINT or SIGTERM arrived; work was stopped and cleaned up."""
 
     exit_code = 130
+
+
+class CloudError(Error):
+    """A cloud service could not be reached, or refused the credentials
+    or the request."""
+
+    exit_code = 6
+
+
+class UploadFailed(CloudError):
+    """The image did not reach Glance intact; nothing was left behind
+    (or the message names what was)."""
+
+    exit_code = 7
+
+
+class RegisterFailed(CloudError):
+    """The image is in Glance, but Trove did not take the registration."""
+
+    exit_code = 8
+
+
+class Refused(Error):
+    """The cloud's state does not allow the step (unknown version, image
+    missing or not active); nothing was changed."""
+
+    exit_code = 9

@@ -1,11 +1,13 @@
 """All option groups, for oslo-config-generator and for registration."""
 
 from trove_image_builder.conf import build
+from trove_image_builder.conf import cloud
 from trove_image_builder.conf import dib
 from trove_image_builder.conf import guest_agent
 from trove_image_builder.conf import mirrors
+from trove_image_builder.conf import trove
 
-MODULES = (build, guest_agent, mirrors, dib)
+MODULES = (build, guest_agent, mirrors, dib, cloud, trove)
 
 
 def list_opts():

@@ -1,0 +1,25 @@
+"""[trove]: how images are registered with Trove."""
+
+from oslo_config import cfg
+
+GROUP = cfg.OptGroup('trove', title='Trove registration options')
+
+OPTS = [
+    cfg.StrOpt('registrar', default='api', choices=['api', 'manage'],
+               help='api: Trove\'s management API through '
+                    'python-troveclient (any cloud). manage: the '
+                    'trove-manage command on this host (devstack, before '
+                    'trove-api runs).'),
+    cfg.StrOpt('register_by', default='tags', choices=['tags', 'id'],
+               help='Datastore versions find their image by tags (the '
+                    'newest active image carrying all of them) or by '
+                    'image id.'),
+    cfg.StrOpt('trove_manage', default='trove-manage',
+               help='trove-manage command (manage registrar).'),
+    cfg.StrOpt('config_file', default='/etc/trove/trove.conf',
+               help='trove.conf read by trove-manage (manage registrar).'),
+]
+
+
+def list_opts():
+    return [(GROUP, OPTS)]
