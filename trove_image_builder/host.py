@@ -1,5 +1,6 @@
 """Facts about the build host: privileges, tools, kernel, apt mirrors."""
 
+import configparser
 import glob
 import os
 import shutil
@@ -166,3 +167,43 @@ def debian_mirrors(root='/'):
                 elif not suite.endswith('-backports'):
                     archive = archive or uri
     return archive, security
+
+
+# --- pip settings from the host ------------------------------------------
+
+PIP_CONFIG_FILES = ('/etc/pip.conf', '/etc/xdg/pip/pip.conf',
+                    '~/.config/pip/pip.conf', '~/.pip/pip.conf')
+
+
+def pip_setting(name, environ=None, files=PIP_CONFIG_FILES):
+    """The host pip's value for a [global] option, as pip would see it.
+
+    The environment (PIP_<NAME>) wins over config files; among files the
+    last one read wins, as in pip.
+    """
+    environ = os.environ if environ is None else environ
+    env_name = 'PIP_' + name.upper().replace('-', '_')
+    if environ.get(env_name):
+        return environ[env_name]
+    value = None
+    for path in files:
+        parser = configparser.ConfigParser(interpolation=None)
+        try:
+            parser.read(os.path.expanduser(path), encoding='utf-8')
+        except configparser.Error:
+            continue
+        if parser.has_option('global', name):
+            value = parser.get('global', name).strip() or value
+    return value
+
+
+def pip_index_url(environ=None, files=PIP_CONFIG_FILES):
+    """The host's index URL when the build chroot can use it too."""
+    url = pip_setting('index-url', environ, files)
+    # A file:// index exists only on the host, not in the chroot.
+    return url if url and url.startswith(('http://', 'https://')) else None
+
+
+def pip_ca_bundle(environ=None, files=PIP_CONFIG_FILES):
+    path = pip_setting('cert', environ, files)
+    return path if path and os.path.isfile(path) else None

@@ -113,3 +113,26 @@ class TestTools(base.TestCase):
     def test_disk_image_create_configured_must_exist(self):
         self.assertRaises(errors.HostError, host.disk_image_create,
                           '/nonexistent')
+
+
+class TestPipSettings(base.TestCase):
+
+    def test_environment_wins_then_last_file(self):
+        a = base.write(os.path.join(self.tmp, 'a.conf'),
+                       '[global]\ncert = /a.pem\nindex-url = '
+                       'file:///opt/pypi/simple\n')
+        b = base.write(os.path.join(self.tmp, 'b.conf'),
+                       '[global]\nindex-url = https://idx.example/simple\n')
+        files = (a, b, os.path.join(self.tmp, 'missing.conf'))
+        self.assertEqual('/a.pem', host.pip_setting('cert', {}, files))
+        self.assertEqual('/env.pem', host.pip_setting(
+            'cert', {'PIP_CERT': '/env.pem'}, files))
+        self.assertEqual('https://idx.example/simple',
+                         host.pip_index_url({}, files))
+        # A local file:// index cannot be used inside the build chroot.
+        self.assertIsNone(host.pip_index_url({}, (a,)))
+
+    def test_ca_bundle_must_exist(self):
+        ca = base.write(os.path.join(self.tmp, 'ca.pem'), 'x')
+        self.assertEqual(ca, host.pip_ca_bundle({'PIP_CERT': ca}, ()))
+        self.assertIsNone(host.pip_ca_bundle({'PIP_CERT': '/nope'}, ()))

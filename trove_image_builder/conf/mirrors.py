@@ -6,8 +6,9 @@ GROUP = cfg.OptGroup('mirrors', title='Package mirror options')
 
 OPTS = [
     cfg.BoolOpt('from_host', default=True,
-                help='On a Debian host, take unset Debian mirrors from '
-                     'the host\'s own apt sources.'),
+                help='Take unset settings from the host: Debian mirrors '
+                     'from its apt sources (on Debian hosts), and the pip '
+                     'index and CA bundle from its pip configuration.'),
     cfg.URIOpt('debian', help='Debian archive (default: the host\'s, '
                               'else deb.debian.org).'),
     cfg.URIOpt('debian_security',
