@@ -1,0 +1,1 @@
+"""The real small OpenStack (minicloud) and end-to-end scenarios."""

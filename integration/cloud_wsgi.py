@@ -1,0 +1,33 @@
+"""WSGI application factories for gunicorn, one per service.
+
+gunicorn loads e.g. 'cloud_wsgi:trove("/path/trove.conf")' in each
+worker.  Keystone and Trove hand sys.argv to oslo.config when their WSGI
+modules are imported, and gunicorn's own options there make them fail,
+so each factory sets sys.argv (and the config location) before the
+import.  Runs inside the cloud venv, not the caller's Python.
+"""
+
+import os
+import sys
+
+
+def keystone(config_file):
+    os.environ['OS_KEYSTONE_CONFIG_DIR'] = os.path.dirname(config_file)
+    os.environ['OS_KEYSTONE_CONFIG_FILES'] = os.path.basename(config_file)
+    sys.argv = ['keystone-wsgi-public']
+    from keystone.wsgi import api
+    return api.application
+
+
+def glance(config_file):
+    # Glance reads <dir>/glance-api.conf from OS_GLANCE_CONFIG_DIR.
+    os.environ['OS_GLANCE_CONFIG_DIR'] = os.path.dirname(config_file)
+    sys.argv = ['glance-api']
+    from glance.wsgi import api
+    return api.application
+
+
+def trove(config_file):
+    sys.argv = ['trove-api', '--config-file', config_file]
+    from trove.cmd import app_wsgi
+    return app_wsgi.application
