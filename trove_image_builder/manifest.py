@@ -68,7 +68,19 @@ def update(image_path, **fields):
 
 
 def parse_dpkg_manifest(text):
-    """Package name -> version from DIB's dib-manifest-dpkg-* file."""
+    """Package name -> version from DIB's dib-manifest-dpkg-* file.
+
+    DIB writes JSON ({"packages": [{"package", "version", "status"}]});
+    older releases wrote "name version" lines, still accepted.
+    """
+    try:
+        rows = json.loads(text).get('packages', [])
+    except (ValueError, AttributeError):
+        rows = None
+    if rows is not None:
+        return {r['package']: r['version'] for r in rows
+                if isinstance(r, dict) and 'package' in r and
+                str(r.get('status', 'ii')).startswith('ii')}
     packages = {}
     for line in text.splitlines():
         words = line.split()

@@ -27,6 +27,18 @@ class TestManifest(base.TestCase):
         base.write(manifest.path_for(image), '{not json')
         self.assertRaises(errors.InputError, manifest.read, image)
 
+    def test_dpkg_manifest_json(self):
+        # The shape DIB 3.43's dpkg element writes.
+        text = ('{"packages": [\n'
+                '{"package": "adduser","arch": "all","version": "3.134",'
+                '"status": "ii "    },\n'
+                '{"package": "gone","arch": "all","version": "1",'
+                '"status": "rc "    },\n'
+                '{"package": "docker.io","arch": "amd64","version": '
+                '"20.10.24","status": "ii "    }\n]}\n')
+        self.assertEqual({'adduser': '3.134', 'docker.io': '20.10.24'},
+                         manifest.parse_dpkg_manifest(text))
+
     def test_dpkg_manifest(self):
         self.assertEqual({'bash': '5.2.15-2+b7', 'docker.io': '20.10'},
                          manifest.parse_dpkg_manifest(
