@@ -1,0 +1,22 @@
+# Defaults for the trove-guest element; every value can be overridden
+# from the build environment.
+
+# Trove hands its guest config over via the config drive (ConfigDrive,
+# OpenStack); NoCloud lets a seed ISO stand in for it in local tests.
+export DIB_CLOUD_INIT_DATASOURCES=${DIB_CLOUD_INIT_DATASOURCES:-"ConfigDrive, OpenStack, NoCloud"}
+
+# cloud-init writes the interface configuration for whatever NIC the
+# guest has; static eth0/eth1 stanzas from debootstrap would only fight
+# with it (the NIC is called ens3 or similar under KVM).
+export DIB_APT_MINIMAL_CREATE_INTERFACES=${DIB_APT_MINIMAL_CREATE_INTERFACES:-0}
+
+# Kernel and getty on the first serial port so that
+# `openstack console log show` has the whole boot and a login prompt.
+case "${ARCH:-amd64}" in
+    amd64|x86_64|i386)
+        export DIB_BOOTLOADER_SERIAL_CONSOLE=${DIB_BOOTLOADER_SERIAL_CONSOLE:-"ttyS0,115200"}
+        ;;
+esac
+
+# Nobody watches the GRUB menu of a database instance; do not wait 5 s.
+export DIB_GRUB_TIMEOUT=${DIB_GRUB_TIMEOUT:-1}
