@@ -31,3 +31,12 @@ def trove(config_file):
     sys.argv = ['trove-api', '--config-file', config_file]
     from trove.cmd import app_wsgi
     return app_wsgi.application
+
+
+def nova(config_file):
+    # Nova reads api-paste.ini and nova.conf from OS_NOVA_CONFIG_DIR and
+    # parses sys.argv itself.
+    os.environ['OS_NOVA_CONFIG_DIR'] = os.path.dirname(config_file)
+    sys.argv = ['nova-api-os-compute']
+    from nova.wsgi import osapi_compute
+    return osapi_compute.application

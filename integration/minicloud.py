@@ -32,11 +32,13 @@ import time
 
 if __package__:
     from . import cloud_catalog
+    from . import cloud_compute
     from . import cloud_conf
     from . import cloud_db
     from . import cloud_proc
 else:  # run as a script: the sibling modules are on sys.path[0]
     import cloud_catalog
+    import cloud_compute
     import cloud_conf
     import cloud_db
     import cloud_proc
@@ -76,6 +78,12 @@ GUNICORN = {
 
 SECRET_NAMES = ('admin', 'demo', 'glance', 'trove',
                 'db_keystone', 'db_glance', 'db_trove')
+
+# Opt-in compute API (flavors only): cloud_compute.py.
+COMPUTE = cloud_compute.NAME
+OPTIONAL_SERVICES = (COMPUTE,)
+DEFAULT_PORTS[COMPUTE] = cloud_compute.DEFAULT_PORT
+GUNICORN[COMPUTE] = cloud_compute.GUNICORN
 
 START_TIMEOUT = 180
 
@@ -122,7 +130,7 @@ class Layout:
 
     def conf(self, name):
         files = {'keystone': 'keystone.conf', 'glance': 'glance-api.conf',
-                 'trove': 'trove.conf'}
+                 'trove': 'trove.conf', COMPUTE: 'nova.conf'}
         return self.path('etc', name, files[name])
 
     @property
@@ -140,6 +148,8 @@ class Layout:
 
     def probe_url(self, name):
         """A URL that answers once the service has loaded."""
+        if name == COMPUTE:
+            return cloud_compute.probe_url(self)
         return {'keystone': self.identity_url,
                 'glance': self.image_url + '/versions',
                 'trove': 'http://127.0.0.1:%d/' % self.ports['trove']}[name]
@@ -171,13 +181,27 @@ def _json_file(path, default):
 class MiniCloud:
     """One minicloud, rooted at a work directory."""
 
-    def __init__(self, workdir=None, constraints=None):
+    def __init__(self, workdir=None, constraints=None, compute=False):
         workdir = (workdir or os.environ.get('TIB_MINICLOUD_DIR')
                    or DEFAULT_WORKDIR)
         self.workdir = os.path.abspath(workdir)
         self.constraints = constraints or DEFAULT_CONSTRAINTS
         self._state_path = os.path.join(self.workdir, 'state.json')
         self._secrets_path = os.path.join(self.workdir, 'secrets.json')
+        self._compute_asked = bool(
+            compute or os.environ.get('TIB_MINICLOUD_COMPUTE') == '1')
+
+    @property
+    def compute(self):
+        """Whether this cloud runs the opt-in compute API (nova-api).
+
+        Asked for by this object, or recorded by an earlier `up`.
+        """
+        return self._compute_asked or bool(self._state().get('compute'))
+
+    @property
+    def services(self):
+        return SERVICES + ((COMPUTE,) if self.compute else ())
 
     @property
     def lay(self):
@@ -253,7 +277,9 @@ class MiniCloud:
     def _secrets(self):
         """Random passwords, made once, kept 0600, never printed."""
         values = _json_file(self._secrets_path, {})
-        missing = [n for n in SECRET_NAMES if n not in values]
+        names = SECRET_NAMES + (cloud_compute.SECRET_NAMES
+                                if self.compute else ())
+        missing = [n for n in names if n not in values]
         if missing:
             for name in missing:
                 # hex: safe in SQL, URLs and YAML without quoting
@@ -265,10 +291,12 @@ class MiniCloud:
     def _choose_ports(self):
         """Fix the ports at first setup, skipping ones already taken."""
         state = self._state()
-        if 'ports' in state:
+        ports = state.get('ports', {})
+        missing = [n for n in self.services if n not in ports]
+        if not missing:
             return
-        ports, taken = {}, set()
-        for name in SERVICES:
+        taken = set(ports.values())
+        for name in missing:
             port = DEFAULT_PORTS[name]
             while port in taken or cloud_proc.port_open(port):
                 port += 1
@@ -289,8 +317,10 @@ class MiniCloud:
 
     def _wanted(self):
         pins = _read_constraints(self.constraints)
+        reqs = REQUIREMENTS + ((cloud_compute.REQUIREMENT,)
+                               if self.compute else ())
         return {name: version or pins.get(_norm(name))
-                for name, version in REQUIREMENTS}
+                for name, version in reqs}
 
     def installed_ok(self):
         """True when the venv holds every requirement at its version."""
@@ -376,6 +406,8 @@ class MiniCloud:
         }
         for path, text in texts.items():
             cloud_conf.write_private(path, text)
+        if self.compute:
+            cloud_compute.write_configs(lay, db, sec)
 
     # -- running commands of the cloud venv ---------------------------
 
@@ -516,6 +548,12 @@ class MiniCloud:
         for name, proc in jobs:
             self._wait_setup(proc, 'setup-' + name)
             self._mark(name + '-db')
+        if self.compute and not self._done('nova-db'):
+            cloud_compute.ensure_databases(db, sec)
+            for argv in cloud_compute.setup_commands(self.lay):
+                self._wait_setup(self._setup_cmd('setup-nova', *argv),
+                                 'setup-nova')
+            self._mark('nova-db')
 
     def _keystone_setup(self, sec):
         conf = ['keystone-manage', '--config-file', self.lay.conf('keystone')]
@@ -549,6 +587,10 @@ class MiniCloud:
         started = time.monotonic()
         lock = self._lock()
         try:
+            if self._compute_asked and not self._state().get('compute'):
+                state = self._state()
+                state['compute'] = True
+                self._save_state(state)
             self._install()
             self._choose_ports()
             sec = self._secrets()
@@ -560,13 +602,17 @@ class MiniCloud:
             self._launch('mariadb')
             self._wait(['mariadb'])
             self._setup_databases(sec)
-            for name in ('keystone', 'glance', 'trove'):
+            apis = [n for n in self.services if n != 'mariadb']
+            for name in apis:
                 self._launch(name)
             self._wait(['keystone'])
             if not self._done('catalog'):
                 cloud_catalog.populate(self.lay, sec, cloud_conf.REGION)
                 self._mark('catalog')
-            self._wait(['glance', 'trove'])
+            if self.compute and not self._done('catalog-nova'):
+                cloud_compute.populate(self.lay, sec, cloud_conf.REGION)
+                self._mark('catalog-nova')
+            self._wait([n for n in apis if n != 'keystone'])
         finally:
             os.close(lock)
         LOG.info('cloud up in %.1f s: %s', time.monotonic() - started,
@@ -601,7 +647,7 @@ class MiniCloud:
 
     def down(self, purge=False):
         """Stop everything (MariaDB last); purge also drops all data."""
-        apis = [n for n in SERVICES if n != 'mariadb']
+        apis = [n for n in self.services if n != 'mariadb']
         lock = self._lock()
         try:
             with concurrent.futures.ThreadPoolExecutor(len(apis)) as pool:
@@ -615,7 +661,7 @@ class MiniCloud:
     def _purge(self):
         # Everything but the venv (slow to rebuild) and the lock file.
         for entry in ('mysql', 'etc', 'keystone', 'glance', 'run', 'log',
-                      'state.json', 'secrets.json', 'clouds.yaml'):
+                      COMPUTE, 'state.json', 'secrets.json', 'clouds.yaml'):
             path = self.lay.path(entry)
             if os.path.isdir(path):
                 shutil.rmtree(path)
@@ -624,14 +670,14 @@ class MiniCloud:
         LOG.info('data removed from %s (venv kept)', self.workdir)
 
     def _check_name(self, name):
-        if name not in SERVICES:
+        if name not in self.services:
             raise CloudError('unknown service %r: one of %s'
-                             % (name, ', '.join(SERVICES)))
+                             % (name, ', '.join(self.services)))
 
     def status(self):
         """{service: {pid, answering, url, memory_mib}}."""
         out = {}
-        for name in SERVICES:
+        for name in self.services:
             pid = cloud_proc.running(self.lay.pid(name))
             pids = cloud_proc.group_members(pid) if pid else []
             url = ('127.0.0.1:%d' % self.lay.ports[name]
@@ -689,6 +735,9 @@ def main(argv=None):
                         + DEFAULT_WORKDIR)
     parser.add_argument('--constraints', help='pip constraints file '
                         '(default: the repository\'s upper-constraints.txt)')
+    parser.add_argument('--compute', action='store_true',
+                        help='also run nova-api, for flavors (opt-in; '
+                        'remembered by the workdir once set up)')
     sub = parser.add_subparsers(dest='command', required=True)
     sub.add_parser('install', help='create or update the venv only')
     sub.add_parser('up', help='install, set up and start everything')
@@ -700,7 +749,7 @@ def main(argv=None):
     status.add_argument('--json', action='store_true')
     for verb in ('stop', 'start'):
         p = sub.add_parser(verb, help='%s one service' % verb)
-        p.add_argument('service', choices=SERVICES)
+        p.add_argument('service', choices=SERVICES + OPTIONAL_SERVICES)
     sub.add_parser('env', help='shell lines to use the cloud')
     st = sub.add_parser('selftest', help='bring up, exercise, check, down')
     st.add_argument('--keep-up', action='store_true',
@@ -708,7 +757,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     logging.basicConfig(format='minicloud: %(message)s', level=logging.INFO,
                         stream=sys.stderr)
-    cloud = MiniCloud(args.workdir, args.constraints)
+    cloud = MiniCloud(args.workdir, args.constraints, compute=args.compute)
     handlers = {
         'install': lambda c, a: c.install() and 0,
         'up': lambda c, a: c.up(),

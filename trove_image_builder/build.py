@@ -17,6 +17,7 @@ import subprocess
 import time
 
 from trove_image_builder import catalog as catalog_mod
+from trove_image_builder import containers
 from trove_image_builder import datafiles
 from trove_image_builder import dib
 from trove_image_builder import errors
@@ -32,7 +33,10 @@ LOG = logging.getLogger(__name__)
 # their content (if any) is hashed separately.
 _VOLATILE_ENV = {'PATH', 'TMP_DIR', 'DIB_IMAGE_CACHE', 'ELEMENTS_PATH',
                  'DIB_TROVE_GUEST_AGENT_SOURCE',
-                 'DIB_TROVE_GUEST_AGENT_CONSTRAINTS'}
+                 'DIB_TROVE_GUEST_AGENT_CONSTRAINTS',
+                 'DIB_TROVE_CONTAINER_ARCHIVES',
+                 # Where packages are fetched from, not what they are.
+                 'DIB_TROVE_PIP_INDEX_URL', 'DIB_TROVE_PIP_CA_BUNDLE'}
 _LAYOUT_ELEMENTS = {'mbr': 'block-device-mbr', 'gpt': 'block-device-gpt',
                     'efi': 'block-device-efi'}
 
@@ -59,6 +63,8 @@ class Request:
     guest_agent_version: str = '26.0.0'
     constraints: str = None
     pip_index_url: str = None
+    pip_ca_bundle: str = None
+    pip_from_host: bool = True
     mirror_from_host: bool = True
     debian_mirror: str = None
     debian_security_mirror: str = None
@@ -68,6 +74,8 @@ class Request:
     extra_env: tuple = ()
     disk_image_create: str = None
     stop_timeout: int = 120
+    container_archives: tuple = ()
+    container_archive_dir: str = None
 
     @classmethod
     def from_conf(cls, conf, **flags):
@@ -83,13 +91,15 @@ class Request:
             extra_elements=tuple(b.extra_elements),
             dev_mode=g.dev_mode, guest_agent_source=g.source,
             guest_agent_version=g.version, constraints=g.constraints,
-            pip_index_url=g.pip_index_url, mirror_from_host=m.from_host,
+            pip_index_url=g.pip_index_url, pip_ca_bundle=g.pip_ca_bundle,
+            mirror_from_host=m.from_host, pip_from_host=m.from_host,
             debian_mirror=m.debian, debian_security_mirror=m.debian_security,
             ubuntu_mirror=m.ubuntu, debootstrap_cache=d.debootstrap_cache,
             debug_trace=d.debug_trace,
             extra_env=tuple(sorted(d.extra_env.items())),
             disk_image_create=d.disk_image_create,
             stop_timeout=d.stop_timeout)
+        values['container_archive_dir'] = conf.container_images.archive_dir
         values.update({k: v for k, v in flags.items() if v is not None})
         return cls(**values)
 
@@ -184,6 +194,22 @@ def _mirror_env(req, os_name):
     return env
 
 
+def _pip_env(req):
+    index, ca_bundle = req.pip_index_url, req.pip_ca_bundle
+    if req.pip_from_host:
+        index = index or host.pip_index_url()
+        ca_bundle = ca_bundle or host.pip_ca_bundle()
+    env = {}
+    if index:
+        env['DIB_TROVE_PIP_INDEX_URL'] = index
+    if ca_bundle:
+        if not os.path.isfile(ca_bundle):
+            raise errors.InputError('pip CA bundle not found: %s'
+                                    % ca_bundle)
+        env['DIB_TROVE_PIP_CA_BUNDLE'] = os.path.abspath(ca_bundle)
+    return env
+
+
 def make_plan(req, has_vfat=None):
     """Validate the request and decide everything; run nothing."""
     elements_dir = datafiles.elements_dir(req.elements_dir)
@@ -200,6 +226,9 @@ def make_plan(req, has_vfat=None):
         ver = ds.version(req.version)
         target = '%s-%s' % (ds.name, ver.name)
     agent = _guest_agent_facts(req)
+    archives = containers.resolve(
+        req.container_archives, req.container_archive_dir,
+        ver.container_image if ver else None, elements_dir)
     for path in req.extra_elements_path:
         if not os.path.isdir(path):
             raise errors.InputError('element directory not found: %s'
@@ -221,6 +250,8 @@ def make_plan(req, has_vfat=None):
                 'trove-guest', 'trove-guest-agent', 'trove-docker']
     if ds:
         elements.append(ds.element)
+    if archives:
+        elements.append(containers.ELEMENT)
     elements += [e for e in req.extra_elements if e not in elements]
 
     env = {
@@ -241,12 +272,14 @@ def make_plan(req, has_vfat=None):
         env['DIB_TROVE_GUEST_AGENT_SOURCE'] = agent['source']
     else:
         env['DIB_TROVE_GUEST_AGENT_VERSION'] = req.guest_agent_version
-    if req.pip_index_url:
-        env['DIB_TROVE_PIP_INDEX_URL'] = req.pip_index_url
+    env.update(_pip_env(req))
     if ver:
         env['DIB_TROVE_DATASTORE'] = ver.datastore
         env['DIB_TROVE_DATASTORE_VERSION'] = ver.name
         env['DIB_TROVE_CONTAINER_IMAGE'] = ver.container_image
+    if archives:
+        env['DIB_TROVE_CONTAINER_ARCHIVES'] = ':'.join(
+            a.path for a in archives)
     env.update(dict(req.extra_env))
 
     dic = host.disk_image_create(req.disk_image_create)
@@ -265,6 +298,8 @@ def make_plan(req, has_vfat=None):
         trees['extra-%d' % i] = inputs.tree_hash(path)
     if agent['mode'] == 'dev':
         trees['guest-agent'] = inputs.tree_hash(agent['source'])
+    for i, archive in enumerate(archives):
+        trees['container-%d' % i] = archive.sha256
     hashed_env = {k: v for k, v in env.items() if k not in _VOLATILE_ENV}
     version_dib = dib_version()
     digest = inputs.inputs_hash(
@@ -288,6 +323,7 @@ def make_plan(req, has_vfat=None):
         'elements': elements,
         'elements_hash': trees['elements'],
         'inputs_hash': digest,
+        'container_images': [a.record() for a in archives],
     }
     return Plan(request=req, name=name, image_path=image_path,
                 log_path=os.path.join(output_dir, name + '.log'),

@@ -67,3 +67,14 @@ class Refused(Error):
     missing or not active); nothing was changed."""
 
     exit_code = 9
+
+
+class VerifyFailed(Error):
+    """The image booted (or not) but a readiness check failed."""
+
+    exit_code = 10
+
+    def __init__(self, message, serial_log=None, tail=()):
+        self.serial_log = serial_log
+        self.tail = tuple(tail)
+        super().__init__(message)

@@ -21,6 +21,7 @@ class PlanTestBase(base.TestCase):
             output_dir=self.out, work_dir=os.path.join(self.tmp, 'work'),
             cache_dir=os.path.join(self.tmp, 'cache'),
             disk_image_create=dic, mirror_from_host=False,
+            pip_from_host=False,
             debian_mirror='http://mirror.example/debian',
             debian_security_mirror='http://mirror.example/debian-security')
 
@@ -157,6 +158,30 @@ class TestPlan(PlanTestBase):
         # Element content does.
         base.write(os.path.join(self.elements, 'trove-guest', 'x'), 'new')
         self.assertNotEqual(h, self.plan().inputs_hash)
+
+    def test_pip_settings(self):
+        ca = base.write(os.path.join(self.tmp, 'ca.pem'), 'x')
+        env = self.plan(pip_index_url='https://pypi.example/simple',
+                        pip_ca_bundle=ca).command.env
+        self.assertEqual('https://pypi.example/simple',
+                         env['DIB_TROVE_PIP_INDEX_URL'])
+        self.assertEqual(ca, env['DIB_TROVE_PIP_CA_BUNDLE'])
+        e = self.assertRaises(errors.InputError, self.plan,
+                              pip_ca_bundle='/nonexistent.pem')
+        self.assertIn('pip CA bundle not found', str(e))
+        # Where packages come from does not change the image.
+        self.assertEqual(self.plan().inputs_hash,
+                         self.plan(pip_ca_bundle=ca).inputs_hash)
+
+    def test_pip_settings_from_host(self):
+        ca = base.write(os.path.join(self.tmp, 'ca.pem'), 'x')
+        with mock.patch.object(build.host, 'pip_ca_bundle',
+                               return_value=ca), \
+                mock.patch.object(build.host, 'pip_index_url',
+                                  return_value=None):
+            env = self.plan(pip_from_host=True).command.env
+        self.assertEqual(ca, env['DIB_TROVE_PIP_CA_BUNDLE'])
+        self.assertNotIn('DIB_TROVE_PIP_INDEX_URL', env)
 
     def test_request_from_conf_flags_win(self):
         conf = self.make_conf(build={'datastore': 'mysql', 'release': 'x',

@@ -60,6 +60,13 @@ class Build(show.ShowOne):
         parser.add_argument('--element', dest='extra_elements',
                             action='append', metavar='ELEMENT',
                             help='Add an element (repeatable).')
+        parser.add_argument('--embed-container-image',
+                            dest='container_archives', action='append',
+                            metavar='ARCHIVE',
+                            help='Put this container image archive (docker '
+                                 'save or OCI archive tarball) into the '
+                                 'image; docker loads it before the guest '
+                                 'agent starts (repeatable).')
         parser.add_argument('--dry-run', action='store_true',
                             help='Print the disk-image-create command and '
                                  'its DIB_* variables, build nothing.')
@@ -77,7 +84,9 @@ class Build(show.ShowOne):
             dev_mode=a.dev_mode, guest_agent_source=a.guest_agent_source,
             guest_agent_version=a.guest_agent_version,
             extra_elements=tuple(a.extra_elements) if a.extra_elements
-            else None)
+            else None,
+            container_archives=tuple(a.container_archives)
+            if a.container_archives else None)
         plan = build.make_plan(request)
         if a.dry_run:
             for key, value in sorted(plan.command.env.items()):

@@ -1,0 +1,398 @@
+"""The devstack plugin's phases, run for real against a small OpenStack.
+
+tests/devstack/run-plugin.bash sources devstack/settings and
+devstack/plugin.sh the way stack.sh, unstack.sh and clean.sh do, with
+fake-devstack-functions in place of devstack's library. The cloud is the
+minicloud (integration/minicloud.py) with its opt-in compute API, in a
+work directory of its own; the image is a small real qcow2, prebuilt (no
+DIB build). Everything is checked through the real `openstack` CLI.
+
+TIB_DEVSTACK_CLOUD_DIR picks the minicloud's work directory;
+TIB_KEEP_CLOUD=1 leaves it running at the end.
+"""
+
+import concurrent.futures
+import http.server
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import fixtures
+import testtools
+from testtools import content
+
+from integration import minicloud
+from trove_image_builder import manifest
+
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+RUN = os.path.join(TOP, 'tests', 'devstack', 'run-plugin.bash')
+WORKDIR = os.environ.get('TIB_DEVSTACK_CLOUD_DIR',
+                         '/var/lib/trove-image-builder/minicloud-devstack')
+# Fixed at first setup, away from the default minicloud's ports: a cloud
+# that is down when this one is first set up keeps its claim on them.
+PORTS = {'mariadb': 13340, 'keystone': 15040, 'glance': 19340,
+         'trove': 18840, 'nova': 18841}
+DATASTORES = ('mariadb', 'mysql', 'postgresql')
+FLAVORS = ('d2', 'd3')
+
+_CLOUD = None
+
+
+def cloud():
+    global _CLOUD
+    if _CLOUD is None:
+        mc = minicloud.MiniCloud(WORKDIR, compute=True)
+        state = os.path.join(WORKDIR, 'state.json')
+        if not os.path.exists(state):
+            os.makedirs(WORKDIR, exist_ok=True)
+            with open(state, 'w') as f:
+                json.dump({'ports': PORTS, 'compute': True}, f)
+        was_up = os.path.exists(mc.clouds_yaml) and mc.is_up()
+        mc.up()
+        if not was_up and not os.environ.get('TIB_KEEP_CLOUD'):
+            import atexit
+            atexit.register(mc.down)
+        _CLOUD = mc
+    return _CLOUD
+
+
+def make_image(path, size='1G'):
+    """A real (empty) qcow2 and a manifest like a generic build's."""
+    subprocess.run(['qemu-img', 'create', '-q', '-f', 'qcow2', path, size],
+                   check=True)
+    manifest.write(path, {
+        'name': 'tib-devstack-' + size.lower(), 'format': 'qcow2',
+        'datastore': 'generic', 'os': 'debian', 'release': 'bookworm',
+        'sha256': manifest.sha256_file(path), 'size': os.path.getsize(path),
+        'builder_version': 'devstack-test'})
+    return path
+
+
+def deploy_rows(out):
+    """The rows of the table `deploy` printed, as dicts."""
+    rows, header = [], None
+    for line in out.splitlines():
+        if not line.startswith('| '):
+            continue
+        cells = [c.strip() for c in line.strip('|').split('|')]
+        if 'registration' in cells:
+            header, rows = cells, []
+        elif header and len(cells) == len(header):
+            rows.append(dict(zip(header, cells)))
+    return rows
+
+
+def ini(path):
+    """{(section, option): value} of an INI file."""
+    out, section = {}, None
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if line.startswith('['):
+                section = line[1:-1]
+            elif '=' in line and not line.startswith('#'):
+                key, value = line.split('=', 1)
+                out[(section, key.strip())] = value.strip()
+    return out
+
+
+class Server:
+    """A plain HTTP server on 127.0.0.1 for one directory; counts GETs."""
+
+    def __init__(self, directory):
+        self.gets = []
+        server = self
+
+        class Handler(http.server.SimpleHTTPRequestHandler):
+            def __init__(self, *args, **kwargs):
+                super().__init__(*args, directory=directory, **kwargs)
+
+            def do_GET(self):
+                server.gets.append(self.path)
+                super().do_GET()
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(('127.0.0.1', 0),
+                                                     Handler)
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever,
+                                       daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class PluginTest(testtools.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.useFixture(fixtures.Timeout(900, gentle=True))
+        self.cloud = cloud()
+        self.tmp = self.useFixture(fixtures.TempDir()).path
+        self.purge_cloud()
+        etc = os.path.join(self.tmp, 'etc', 'trove')
+        os.makedirs(etc)
+        self.trove_conf = os.path.join(etc, 'trove.conf')
+        self.agent_conf = os.path.join(etc, 'trove-guestagent.conf')
+        self.tempest_conf = os.path.join(self.tmp, 'tempest.conf')
+        # trove-manage reads the database connection from this copy.
+        with open(self.cloud.trove_conf) as f:
+            text = f.read()
+        with open(self.trove_conf, 'w') as f:
+            f.write(text)
+        for path in (self.agent_conf, self.tempest_conf):
+            open(path, 'w').close()
+        self.data = os.path.join(self.tmp, 'data')
+        self.state_file = os.path.join(self.data, 'trove-image-builder',
+                                       'deployed.json')
+        self.calls = os.path.join(self.tmp, 'calls.log')
+        self.env = {
+            'PATH': os.environ['PATH'],
+            'HOME': os.environ.get('HOME', '/root'),
+            'DEST': os.path.join(self.tmp, 'dest'),
+            'DATA_DIR': self.data,
+            'ENABLED_SERVICES': 'key,g-api,n-api,trove,tr-api,tr-tmgr,'
+                                'tempest',
+            'TROVE_IMAGE_BUILDER_DIR': TOP,
+            'TROVE_IMAGE_BUILDER_BIN_DIR': os.path.dirname(sys.executable),
+            'TROVE_CONF': self.trove_conf,
+            'TROVE_GUESTAGENT_CONF': self.agent_conf,
+            'TEMPEST_CONFIG': self.tempest_conf,
+            'TROVE_MANAGE': os.path.join(self.cloud.bin_dir, 'trove-manage'),
+            'TROVE_IMAGE_BUILDER_CLOUD': 'minicloud-admin',
+            'TROVE_IMAGE_BUILDER_LIMITS_CLOUD': 'minicloud-admin',
+            'OS_CLIENT_CONFIG_FILE': self.cloud.clouds_yaml,
+            'FAKE_DEVSTACK_LOG': self.calls,
+        }
+        self.addCleanup(self.purge_cloud)
+
+    # -- helpers -------------------------------------------------------
+
+    def os(self, *args, **kwargs):
+        return self.cloud.openstack(*args, **kwargs)
+
+    def os_many(self, calls, parse=True):
+        """Several `openstack` commands at once (each costs seconds)."""
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            return list(pool.map(
+                lambda args: self.os(*args, parse=parse), calls))
+
+    def names(self, kind):
+        return [i['Name'] for i in self.os(kind, 'list')]
+
+    def purge_cloud(self):
+        """Remove datastores, flavors and images.
+
+        Each test starts from the cloud as minicloud set it up (this cloud
+        is the tests' own).
+        """
+        stores, flavors, images = self.os_many([
+            ('datastore', 'list'), ('flavor', 'list'), ('image', 'list')])
+        stores = [d['Name'] for d in stores if d['Name'] in DATASTORES]
+        versions = self.os_many([('datastore', 'version', 'list', ds)
+                                 for ds in stores])
+        self.os_many([('datastore', 'version', 'delete', v['ID'])
+                      for found in versions for v in found] +
+                     [('flavor', 'delete', f['ID']) for f in flavors
+                      if f['ID'] in FLAVORS] +
+                     [('image', 'delete', i['ID']) for i in images],
+                     parse=False)
+        self.os_many([('datastore', 'delete', ds) for ds in stores],
+                     parse=False)
+
+    def phase(self, mode, **settings):
+        env = dict(self.env, **settings)
+        started = time.monotonic()
+        res = subprocess.run([RUN, mode], env=env, capture_output=True,
+                             text=True, stdin=subprocess.DEVNULL)
+        seconds = time.monotonic() - started
+        self.addDetail('%s-%d' % (mode, int(started)),
+                       content.text_content(
+                           '%.1f s\n%s\n%s' % (seconds, res.stdout,
+                                               res.stderr)))
+        self.assertEqual(0, res.returncode,
+                         '%s failed:\n%s\n%s' % (mode, res.stdout,
+                                                 res.stderr[-3000:]))
+        return res.stdout + res.stderr
+
+    def snapshot(self):
+        """Everything the plugin may change, as the cloud shows it."""
+        images, stores, flavors = self.os_many([
+            ('image', 'list'), ('datastore', 'list'), ('flavor', 'list')])
+        stores = sorted(d['Name'] for d in stores if d['Name'] in DATASTORES)
+        flavors = sorted(f['ID'] for f in flavors if f['ID'] in FLAVORS)
+        images = sorted(i['ID'] for i in images)
+        shown = self.os_many(
+            [('image', 'show', i) for i in images]
+            + [('datastore', 'show', ds) for ds in stores]
+            + [('datastore', 'version', 'list', ds) for ds in stores]
+            + [('flavor', 'show', f) for f in flavors])
+        snap = {'images': shown[:len(images)], 'datastores': {},
+                'flavors': dict(zip(flavors, shown[-len(flavors):]
+                                    if flavors else []))}
+        for image in snap['images']:
+            image['tags'] = sorted(image['tags'])
+        held = shown[len(images):len(images) + 2 * len(stores)]
+        versions = [(ds, v) for ds, found in zip(stores, held[len(stores):])
+                    for v in found]
+        details = self.os_many([('datastore', 'version', 'show', v['ID'])
+                                for _ds, v in versions])
+        for ds, info in zip(stores, held[:len(stores)]):
+            snap['datastores'][ds] = {'default': info['default_version'],
+                                      'versions': {}}
+        for (ds, v), detail in zip(versions, details):
+            snap['datastores'][ds]['versions'][v['Name']] = detail
+        for path in (self.trove_conf, self.agent_conf, self.tempest_conf):
+            with open(path) as f:
+                snap[path] = f.read()
+        return snap
+
+    def assertRegistered(self, snap, image_id, versions):
+        """versions: {datastore: [names, first = default]}."""
+        self.assertEqual(sorted(versions), sorted(snap['datastores']))
+        image = [i for i in snap['images'] if i['id'] == image_id][0]
+        self.assertEqual('active', image['status'])
+        self.assertEqual('private', image['visibility'])
+        for ds, names in versions.items():
+            held = snap['datastores'][ds]
+            self.assertEqual(names[0], held['default'])
+            self.assertEqual(sorted(names), sorted(held['versions']))
+            for name in names:
+                ver = held['versions'][name]
+                tags = ['trove', ds, '%s-%s' % (ds, name)]
+                self.assertEqual(tags, ver['image_tags'])
+                self.assertTrue(ver['active'])
+                # Trove finds this very image by those tags
+                self.assertTrue(set(tags) <= set(image['tags']))
+
+    # -- the tests -----------------------------------------------------
+
+    def test_prebuilt_file_stack_twice_unstack_clean(self):
+        image_file = make_image(os.path.join(self.tmp, 'guest.qcow2'))
+        settings = {
+            'TROVE_DATASTORES': 'mariadb:10.11 mysql:8.4 postgresql:16 '
+                                'mariadb:11.4',
+            'TROVE_IMAGE_BUILDER_IMAGE_FILE': image_file,
+        }
+        # trove-api not up yet, as when Trove's plugin has only just
+        # started it: registration goes through trove-manage.
+        self.cloud.stop('trove')
+        try:
+            out = self.phase('stack', **settings)
+        finally:
+            self.cloud.start('trove')
+        rows = deploy_rows(out)
+        self.assertEqual(['manage'] * 4, [r['registrar'] for r in rows])
+        self.assertEqual(['created'] * 4, [r['registration'] for r in rows])
+        self.assertEqual(['True', 'False', 'False', 'False'],
+                         [r['uploaded'] for r in rows])
+        first = self.snapshot()
+        self.assertEqual(1, len(first['images']))
+        image_id = first['images'][0]['id']
+        self.assertRegistered(first, image_id, {
+            'mariadb': ['10.11', '11.4'], 'mysql': ['8.4'],
+            'postgresql': ['16']})
+        self.assertEqual(
+            {'d2': ('ds1G', 1024, 10, 1), 'd3': ('ds2G', 2048, 10, 2)},
+            {k: (f['name'], f['ram'], f['disk'], f['vcpus'])
+             for k, f in first['flavors'].items()})
+        for flavor in first['flavors'].values():
+            self.assertEqual({'hw_rng:allowed': 'True'},
+                             flavor['properties'])
+
+        conf = ini(self.trove_conf)
+        self.assertEqual('mariadb', conf[('DEFAULT', 'default_datastore')])
+        images = {('mariadb', 'docker_image'): 'mariadb',
+                  ('mysql', 'docker_image'): 'mysql',
+                  ('postgresql', 'docker_image'): 'postgres'}
+        for key, value in images.items():
+            self.assertEqual(value, conf[key])
+        self.assertEqual(images, ini(self.agent_conf))
+        self.assertEqual({
+            ('service_available', 'trove'): 'True',
+            ('database', 'enabled_datastores'): 'mariadb,mysql,postgresql',
+            ('database', 'default_datastore_versions'):
+                'mariadb:10.11,mysql:8.4,postgresql:16',
+            ('database', 'pre_upgrade_datastore_versions'): 'mariadb:11.4',
+            ('database', 'flavor_id'): 'd2',
+            ('database', 'resize_flavor_id'): 'd3',
+        }, ini(self.tempest_conf))
+        with open(self.calls) as f:
+            calls = f.read()
+        self.assertIn('setup_develop %s\n' % TOP, calls)
+        self.assertTrue(os.path.isfile(self.state_file))
+
+        # Again, with trove-api up (the api registrar): nothing changes.
+        out = self.phase('stack', **settings)
+        rows = deploy_rows(out)
+        self.assertEqual(['api'] * 4, [r['registrar'] for r in rows])
+        self.assertEqual(['unchanged'] * 4,
+                         [r['registration'] for r in rows])
+        self.assertEqual(['False'] * 4, [r['uploaded'] for r in rows])
+        self.assertIn('flavor d2 (ds1G): exists', out)
+        self.assertEqual(first, self.snapshot())
+
+        self.phase('unstack', **settings)
+        gone = self.snapshot()
+        self.assertEqual([], gone['images'])
+        self.assertEqual({}, gone['datastores'])
+        self.assertEqual({}, gone['flavors'])
+        self.assertFalse(os.path.exists(self.state_file))
+
+        self.phase('clean', **settings)
+        self.assertNotIn(('DEFAULT', 'default_datastore'),
+                         ini(self.trove_conf))
+        self.assertEqual({}, ini(self.agent_conf))
+        self.assertEqual({}, ini(self.tempest_conf))
+        # the rest of trove.conf is untouched
+        self.assertEqual(ini(self.cloud.trove_conf), ini(self.trove_conf))
+        self.assertTrue(os.path.isfile(image_file))
+
+    def test_image_url_downloaded_once_and_kept(self):
+        served = os.path.join(self.tmp, 'served')
+        os.makedirs(served)
+        make_image(os.path.join(served, 'trove-guest.qcow2'), size='2G')
+        server = Server(served)
+        self.addCleanup(server.stop)
+        downloads = os.path.join(self.tmp, 'downloads')
+        settings = {
+            'TROVE_DATASTORES': 'postgresql:16',
+            'TROVE_NON_DEV_IMAGE_URL': 'http://127.0.0.1:%d/trove-guest.'
+                                       'qcow2' % server.port,
+            'TROVE_IMAGE_BUILDER_DOWNLOAD_DIR': downloads,
+            'TROVE_IMAGE_BUILDER_CREATE_FLAVORS': 'False',
+        }
+        out = self.phase('stack', **settings)
+        self.assertEqual(['download'],
+                         [r['source'] for r in deploy_rows(out)])
+        self.assertEqual(['/trove-guest.qcow2'], server.gets)
+        got = [n for n in os.listdir(downloads) if n.endswith('.qcow2')]
+        self.assertEqual(1, len(got))
+        first = self.snapshot()
+        self.assertEqual(1, len(first['images']))
+        self.assertRegistered(first, first['images'][0]['id'],
+                              {'postgresql': ['16']})
+        self.assertEqual({}, first['flavors'])
+        self.assertNotIn(('database', 'flavor_id'),
+                         ini(self.tempest_conf))
+
+        out = self.phase('stack', **settings)
+        self.assertEqual(['cached download'],
+                         [r['source'] for r in deploy_rows(out)])
+        self.assertEqual(['/trove-guest.qcow2'], server.gets)
+        self.assertEqual(first, self.snapshot())
+
+        self.phase('unstack', **settings)
+        self.phase('clean', **settings)
+        self.assertEqual([], self.snapshot()['images'])
+        # downloads are the cache: kept
+        self.assertEqual(got, [n for n in os.listdir(downloads)
+                               if n.endswith('.qcow2')])

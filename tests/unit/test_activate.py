@@ -1,0 +1,214 @@
+import io
+import json
+import os
+from unittest import mock
+
+import fixtures
+
+from tests.unit import base
+from tests.unit import test_load
+from tests.unit import test_register
+from trove_image_builder import activate
+from trove_image_builder import cloud
+from trove_image_builder import errors
+from trove_image_builder import register
+from trove_image_builder.cli import app
+
+TAGS = test_register.TAGS
+
+
+class FakeGlance:
+
+    def __init__(self, images=()):
+        self.images = {i['id']: i for i in images}
+
+    def get(self, image_id):
+        return self.images.get(image_id)
+
+    def newest_with_tags(self, tags):
+        found = [i for i in self.images.values()
+                 if set(tags) <= set(i.get('tags', []))
+                 and i['status'] == 'active']
+        return found[-1] if found else None
+
+
+def two_versions():
+    """mariadb 10.11 (default, by tags) and 11.4 (by image id)."""
+    reg = test_register.FakeRegistrar()
+    reg.register(test_register.wanted())
+    reg.set_default(reg.version('mariadb', '10.11'))
+    reg.register(test_register.wanted(name='11.4', version_number='11.4.4',
+                                      image_id='img-114', image_tags=()))
+    reg.calls = []
+    return reg
+
+
+class TestActivate(base.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.reg = two_versions()
+        self.glance = FakeGlance([
+            {'id': 'img-1011', 'status': 'active', 'tags': list(TAGS)},
+            {'id': 'img-114', 'status': 'active', 'tags': ['trove']}])
+
+    def default(self):
+        return [v.name for v in self.reg.versions('mariadb') if v.default]
+
+    def test_switch_default(self):
+        result = activate.activate(self.reg, self.glance, 'mariadb', '11.4')
+        self.assertTrue(result.changed)
+        self.assertEqual('10.11', result.previous_default)
+        self.assertEqual('img-114', result.image['id'])
+        self.assertEqual(['11.4'], self.default())
+        again = activate.activate(self.reg, self.glance, 'mariadb', '11.4')
+        self.assertFalse(again.changed)
+        self.assertEqual(1, len([c for c in self.reg.calls
+                                 if c[0] == 'default']))
+
+    def test_by_tags(self):
+        activate.activate(self.reg, self.glance, 'mariadb', '11.4')
+        result = activate.activate(self.reg, self.glance, 'mariadb', '10.11')
+        self.assertEqual('img-1011', result.image['id'])
+
+    def assertRefusedKeepsDefault(self, pattern, *args):
+        self.assertRaisesRegex(errors.Refused, pattern, activate.activate,
+                               self.reg, self.glance, *args)
+        self.assertEqual(['10.11'], self.default())
+        self.assertEqual([], [c for c in self.reg.calls
+                              if c[0] == 'default'])
+
+    def test_unknown_version_or_datastore(self):
+        self.assertRefusedKeepsDefault(
+            r'mariadb 12.0 is not registered \(registered: 10.11, 11.4\)',
+            'mariadb', '12.0')
+        self.assertRefusedKeepsDefault('datastore mysql is not registered',
+                                       'mysql', '8.0')
+
+    def test_missing_image(self):
+        del self.glance.images['img-114']
+        self.assertRefusedKeepsDefault('img-114 of datastore version '
+                                       'mariadb 11.4 is missing',
+                                       'mariadb', '11.4')
+
+    def test_inactive_image(self):
+        self.glance.images['img-114']['status'] = 'deactivated'
+        self.assertRefusedKeepsDefault('deactivated, not active',
+                                       'mariadb', '11.4')
+
+    def test_no_image_with_tags(self):
+        self.glance.images['img-1011']['status'] = 'queued'
+        activate.activate(self.reg, self.glance, 'mariadb', '11.4')
+        self.reg.calls = []
+        self.assertRaisesRegex(errors.Refused, 'no active image in Glance '
+                               'carries the tags trove,mariadb,mariadb-10.11',
+                               activate.activate, self.reg, self.glance,
+                               'mariadb', '10.11')
+        self.assertEqual(['11.4'], self.default())
+
+    def test_inactive_version(self):
+        self.reg.stores['mariadb']['versions'][1]['active'] = False
+        self.assertRefusedKeepsDefault('inactive', 'mariadb', '11.4')
+
+
+class TestCli(base.TestCase):
+    """The real CLI; cloud and Trove replaced at their boundary."""
+
+    def setUp(self):
+        super().setUp()
+        self.reg = two_versions()
+        self.glance = FakeGlance([
+            {'id': 'img-1011', 'status': 'active', 'tags': list(TAGS)},
+            {'id': 'img-114', 'status': 'active', 'tags': []}])
+        self.useFixture(fixtures.MockPatchObject(
+            cloud, 'connect', return_value=mock.Mock()))
+        self.useFixture(fixtures.MockPatchObject(
+            register, 'make', side_effect=lambda *a: self.reg))
+        self.useFixture(fixtures.MockPatch(
+            'trove_image_builder.glance.Glance',
+            side_effect=lambda *a: self.glance))
+
+    def run_cli(self, *argv):
+        out, err = io.StringIO(), io.StringIO()
+        self.useFixture(fixtures.MonkeyPatch('sys.stdout', out))
+        self.useFixture(fixtures.MonkeyPatch('sys.stderr', err))
+        conf = base.write(os.path.join(self.tmp, 'c.conf'), '[cloud]\n')
+        rc = app.main(['--config-file', conf] + list(argv))
+        return rc, out.getvalue(), err.getvalue()
+
+    def test_activate_json(self):
+        rc, out, err = self.run_cli('activate', 'mariadb', '11.4',
+                                    '-f', 'json')
+        self.assertEqual(0, rc, err)
+        data = json.loads(out)
+        self.assertEqual(('11.4', '10.11', True, 'img-114'), (
+            data['default_version'], data['previous_default'],
+            data['changed'], data['image']))
+
+    def test_refusals_are_one_line(self):
+        del self.glance.images['img-114']
+        for argv, words in [(('mariadb', '12.0'), 'is not registered'),
+                            (('mariadb', '11.4'), 'missing from Glance')]:
+            rc, out, err = self.run_cli('activate', *argv)
+            self.assertEqual(errors.Refused.exit_code, rc)
+            self.assertEqual(1, len(err.strip().splitlines()), err)
+            self.assertIn(words, err)
+            self.assertNotIn('Traceback', err)
+        self.assertEqual('10.11', self.reg.version('mariadb', '10.11').name)
+        self.assertTrue(self.reg.version('mariadb', '10.11').default)
+
+    def test_cloud_errors_are_one_line(self):
+        cloud.connect.side_effect = errors.CloudError(
+            'authentication failed: Keystone refused the credentials')
+        rc, _out, err = self.run_cli('activate', 'mariadb', '11.4')
+        self.assertEqual(errors.CloudError.exit_code, rc)
+        self.assertEqual('trove-image-builder: authentication failed: '
+                         'Keystone refused the credentials\n', err)
+
+    def test_load_errors_are_one_line(self):
+        image = test_load.make_qcow2(self.tmp, data_mib=1)
+        test_load.write_manifest(image, format='raw')
+        rc, _out, err = self.run_cli('load', image)
+        self.assertEqual(errors.InputError.exit_code, rc)
+        self.assertEqual(1, len(err.strip().splitlines()), err)
+        self.assertIn('format mismatch', err)
+        rc, _out, err = self.run_cli('load', image + '.missing')
+        self.assertEqual(2, rc)
+        self.assertIn('image not found', err)
+
+
+class TestTranslate(base.TestCase):
+
+    def test_messages(self):
+        from keystoneauth1 import exceptions as ksa_exc
+        cases = [
+            (ksa_exc.ConnectFailure(
+                'Unable to establish connection to http://127.0.0.1:9292/v2/'
+                'images: HTTPConnectionPool(host=\'127.0.0.1\', port=9292):'
+                ' Max retries exceeded (Caused by NewConnectionError(\'x: '
+                '[Errno 111] Connection refused\'))'),
+             'cannot reach Glance at http://127.0.0.1:9292: connection '
+             'refused'),
+            (ksa_exc.Unauthorized('The request you have made requires '
+                                  'authentication.'),
+             'authentication failed: Glance refused the credentials '
+             '(check clouds.yaml / OS_* variables)'),
+            (ksa_exc.SSLError('https://cloud.example:5000/v3 certificate '
+                              'verify failed'),
+             'TLS verification failed talking to Glance at '
+             'https://cloud.example:5000; give the CA bundle with [cloud] '
+             'cacert (or --insecure, for a test cloud only)'),
+            (ksa_exc.EndpointNotFound(), 'the cloud\'s catalog has no Glance'
+                                         ' endpoint'),
+        ]
+        for exc, text in cases:
+            self.assertEqual(text, str(cloud.translate(exc, 'Glance')))
+
+    def test_insecure_only_when_asked(self):
+        with mock.patch('openstack.connect') as connect:
+            cloud.connect(cloud.Options(os_cloud='c'))
+            self.assertNotIn('verify', connect.call_args[1])
+            cloud.connect(cloud.Options(os_cloud='c', insecure=True))
+            self.assertFalse(connect.call_args[1]['verify'])
+            cloud.connect(cloud.Options(cacert='/ca.pem'))
+            self.assertEqual('/ca.pem', connect.call_args[1]['cacert'])

@@ -1,0 +1,453 @@
+import hashlib
+import json
+import os
+import subprocess
+from unittest import mock
+
+from keystoneauth1 import session as ks_session
+from keystoneauth1 import token_endpoint
+import requests
+from requests_mock.contrib import fixture as rm_fixture
+
+from tests.unit import base
+from trove_image_builder import errors
+from trove_image_builder import glance as glance_mod
+from trove_image_builder import load
+from trove_image_builder import manifest
+from trove_image_builder import register
+
+GLANCE = 'http://glance.test/v2'
+
+
+def make_qcow2(directory, name='img', data_mib=3):
+    """A real qcow2 with data_mib MiB of random content."""
+    raw = os.path.join(directory, name + '.raw')
+    with open(raw, 'wb') as f:
+        f.write(os.urandom(data_mib * 2 ** 20))
+    path = os.path.join(directory, name + '.qcow2')
+    subprocess.run(['qemu-img', 'convert', '-q', '-f', 'raw', '-O', 'qcow2',
+                    raw, path], check=True)
+    os.unlink(raw)
+    return path
+
+
+def write_manifest(path, **overrides):
+    data = {
+        'name': 'trove-debian-bookworm-mariadb-10.11', 'format': 'qcow2',
+        'datastore': 'mariadb', 'datastore_version': '10.11',
+        'version_number': '10.11.10', 'manager': 'mariadb',
+        'container_image': 'mariadb:10.11',
+        'validation_rules': 'trove:templates/mariadb/validation-rules.json',
+        'os': 'debian', 'release': 'bookworm',
+        'sha256': manifest.sha256_file(path),
+        'size': os.path.getsize(path), 'builder_version': '1.2.3'}
+    data.update(overrides)
+    manifest.write(path, data)
+    return data
+
+
+class FakeGlanceServer:
+    """Enough of Glance v2 over requests-mock to load images into."""
+
+    def __init__(self, mocker):
+        self.m = mocker
+        self.images = {}
+        self.created = 0
+        self.uploads = 0
+        self.deleted = []
+        self.put_error = None
+        self.delete_errors = []
+        self.hash_override = None
+        m = mocker
+        m.get(GLANCE + '/images', json=self._list)
+        m.post(GLANCE + '/images', status_code=201, json=self._create)
+        m.register_uri('PUT', rm_any(GLANCE + '/images/[^/]+/file'),
+                       text=self._upload)
+        m.register_uri('PUT', rm_any(GLANCE + '/images/[^/]+/tags/.+'),
+                       text=self._tag)
+        m.register_uri('GET', rm_any(GLANCE + '/images/[^/?]+$'),
+                       text=self._show)
+        m.register_uri('DELETE', rm_any(GLANCE + '/images/[^/]+$'),
+                       text=self._delete)
+
+    def _list(self, request, context):
+        qs = request.qs
+        found = []
+        for image in self.images.values():
+            sha = qs.get(glance_mod.SHA256_PROPERTY)
+            if sha and image.get(glance_mod.SHA256_PROPERTY) != sha[0]:
+                continue
+            if 'tag' in qs and not set(qs['tag']) <= set(image['tags']):
+                continue
+            if 'status' in qs and image['status'] != qs['status'][0]:
+                continue
+            found.append(image)
+        found.sort(key=lambda i: i['created_at'], reverse=True)
+        return {'images': found}
+
+    def _create(self, request, context):
+        body = request.json()
+        self.created += 1
+        image = dict(body, id='img-%d' % self.created, status='queued',
+                     owner='proj', created_at='2026-01-%02d' % self.created)
+        self.images[image['id']] = image
+        return image
+
+    def _upload(self, request, context):
+        image_id = request.path.split('/')[-2]
+        if self.put_error:
+            self.images[image_id]['status'] = 'saving'
+            raise self.put_error
+        data = b''.join(request.body)
+        self.uploads += 1
+        image = self.images[image_id]
+        image.update(status='active', size=len(data),
+                     os_hash_algo='sha512',
+                     os_hash_value=self.hash_override or
+                     hashlib.sha512(data).hexdigest())
+        context.status_code = 204
+        return ''
+
+    def _tag(self, request, context):
+        parts = request.path.split('/')
+        self.images[parts[-3]]['tags'].append(parts[-1])
+        context.status_code = 204
+        return ''
+
+    def _show(self, request, context):
+        image = self.images.get(request.path.split('/')[-1])
+        if image is None:
+            context.status_code = 404
+            return '<html><body><h1>404 Not Found</h1>No image</body></html>'
+        return json.dumps(image)
+
+    def _delete(self, request, context):
+        if self.delete_errors:
+            raise self.delete_errors.pop(0)
+        image_id = request.path.split('/')[-1]
+        self.deleted.append(image_id)
+        self.images.pop(image_id, None)
+        context.status_code = 204
+        return ''
+
+
+def rm_any(pattern):
+    import re
+    return re.compile(pattern)
+
+
+class FakeConn:
+    """What load uses of an openstacksdk Connection."""
+
+    def __init__(self):
+        self.session = ks_session.Session(auth=token_endpoint.Token(
+            GLANCE[:-len('/v2')], 'token'))
+        self.config = mock.Mock(region_name=None)
+        self.config.get_interface.return_value = 'public'
+        self.current_project_id = 'proj'
+
+
+class LoadTestBase(base.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.mocker = self.useFixture(rm_fixture.Fixture())
+        self.server = FakeGlanceServer(self.mocker)
+        self.image = make_qcow2(self.tmp)
+        self.useFixture(_no_sleep())
+        self.registrar = mock.Mock(spec=register.Registrar)
+        self.registrar.register.return_value = register.Outcome(
+            'created', register.Registered(
+                'v-1', 'mariadb', '10.11', '10.11.10', 'mariadb', '',
+                ('mariadb', 'mariadb-10.11', 'trove'), True))
+        self.registrar.load_rules.return_value = (40, 40, None)
+        self.lines = []
+
+    def req(self, **kw):
+        values = dict(cleanup_timeout=5)
+        values.update(kw)
+        return load.Request(self.image, **values)
+
+    def run_load(self, **kw):
+        return load.run(self.req(**kw), FakeConn, say=self.lines.append,
+                        builder_version='9.9',
+                        make_registrar=lambda *a: self.registrar)
+
+
+def _no_sleep():
+    import fixtures
+    return fixtures.MonkeyPatch('time.sleep', lambda s: None)
+
+
+class TestDescribe(base.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.image = make_qcow2(self.tmp, data_mib=1)
+
+    def test_manifest_facts_tags_and_properties(self):
+        write_manifest(self.image)
+        img = load.describe(load.Request(self.image))
+        self.assertEqual('trove-debian-bookworm-mariadb-10.11', img.name)
+        self.assertEqual('qcow2', img.disk_format)
+        self.assertEqual(('trove', 'mariadb', 'mariadb-10.11'), img.tags)
+        self.assertEqual(('mariadb', '10.11', '10.11.10', 'mariadb'),
+                         (img.datastore, img.datastore_version,
+                          img.version_number, img.manager))
+        self.assertEqual({'hw_rng_model': 'virtio', 'os_distro': 'debian',
+                          'os_version': 'bookworm',
+                          'trove_datastore': 'mariadb',
+                          'trove_datastore_version': '10.11',
+                          glance_mod.VERSION_PROPERTY: '1.2.3'},
+                         img.properties)
+        self.assertEqual(manifest.sha256_file(self.image), img.sha256)
+
+    def test_flags_override_and_drop_manifest_version_facts(self):
+        write_manifest(self.image)
+        img = load.describe(load.Request(
+            self.image, datastore='mysql', datastore_version='8.0',
+            name='custom'))
+        self.assertEqual('custom', img.name)
+        self.assertEqual(('mysql', '8.0', '8.0', 'mysql', None),
+                         (img.datastore, img.datastore_version,
+                          img.version_number, img.manager,
+                          img.validation_rules))
+
+    def test_generic_registers_only_with_flags(self):
+        write_manifest(self.image, datastore='generic',
+                       datastore_version=None, version_number=None,
+                       manager=None, validation_rules=None)
+        img = load.describe(load.Request(self.image))
+        self.assertIsNone(img.datastore)
+        self.assertEqual(('trove',), img.tags)
+        img = load.describe(load.Request(
+            self.image, datastore='mariadb', datastore_version='11.4',
+            version_number='11.4.4'))
+        self.assertEqual(('trove', 'mariadb', 'mariadb-11.4'), img.tags)
+        self.assertEqual('11.4.4', img.version_number)
+
+    def test_file_problems(self):
+        self.assertRaisesRegex(errors.InputError, 'image not found',
+                               load.describe,
+                               load.Request(self.image + '.nope'))
+        self.assertRaisesRegex(errors.InputError, 'not a regular file',
+                               load.describe, load.Request(self.tmp))
+        write_manifest(self.image, format='raw')
+        self.assertRaisesRegex(errors.InputError,
+                               'format mismatch: .* is qcow2, .* says raw',
+                               load.describe, load.Request(self.image))
+        write_manifest(self.image, size=1)
+        self.assertRaisesRegex(errors.InputError, 'truncated',
+                               load.describe, load.Request(self.image))
+
+    def test_corrupt_qcow2_header(self):
+        write_manifest(self.image)
+        with open(self.image, 'r+b') as f:
+            f.seek(0)
+            f.write(b'\0' * 512)
+        # No longer qcow2 at all: qemu-img calls it raw.
+        self.assertRaisesRegex(errors.InputError, 'format mismatch',
+                               load.describe, load.Request(self.image))
+
+    def test_corrupt_qcow2_tables(self):
+        write_manifest(self.image)
+        with open(self.image, 'r+b') as f:
+            f.seek(48)  # refcount table offset -> far beyond the file
+            f.write((2 ** 40).to_bytes(8, 'big'))
+        self.assertRaises(errors.InputError, load.describe,
+                          load.Request(self.image))
+
+    def test_no_manifest(self):
+        self.assertRaisesRegex(errors.InputError, 'no manifest beside',
+                               load.describe, load.Request(self.image))
+        img = load.describe(load.Request(self.image, register=False))
+        self.assertIsNone(img.sha256)
+        self.assertEqual('img', img.name)
+        img = load.describe(load.Request(
+            self.image, datastore='mariadb', datastore_version='10.6',
+            disk_format='qcow2'))
+        self.assertEqual('mariadb', img.manager)
+        self.assertRaisesRegex(errors.InputError, 'both a datastore',
+                               load.describe,
+                               load.Request(self.image, datastore='x'))
+
+
+class TestBody(base.TestCase):
+
+    def test_streams_in_blocks_and_hashes_once(self):
+        path = os.path.join(self.tmp, 'data')
+        data = os.urandom(10 * 2 ** 20 + 123)
+        with open(path, 'wb') as f:
+            f.write(data)
+        seen = []
+        body = glance_mod.Body(path, len(data), ['sha256', 'sha512'],
+                               progress=lambda d, t: seen.append(d))
+        self.assertEqual(len(data), len(body))
+        blocks = list(body)
+        self.assertEqual(data, b''.join(blocks))
+        self.assertTrue(all(len(b) <= glance_mod.CHUNK for b in blocks))
+        self.assertEqual(3, len(blocks))
+        self.assertEqual({'sha256': hashlib.sha256(data).hexdigest(),
+                          'sha512': hashlib.sha512(data).hexdigest()},
+                         body.hexdigests())
+        self.assertEqual(len(data), seen[-1])
+
+    def test_requests_sends_content_length_not_chunked(self):
+        path = os.path.join(self.tmp, 'data')
+        with open(path, 'wb') as f:
+            f.write(b'x' * 1000)
+        body = glance_mod.Body(path, 1000, ['sha256'])
+        prepared = requests.Request('PUT', 'http://x/', data=body).prepare()
+        self.assertEqual('1000', prepared.headers['Content-Length'])
+        self.assertNotIn('Transfer-Encoding', prepared.headers)
+
+
+class TestUpload(LoadTestBase):
+
+    def test_fresh_upload_tags_properties_and_register(self):
+        data = write_manifest(self.image)
+        with mock.patch.object(manifest, 'sha256_file',
+                               side_effect=AssertionError('read twice')):
+            result = self.run_load(visibility='public')
+        self.assertTrue(result.uploaded)
+        self.assertEqual(1, self.server.uploads)
+        stored = self.server.images['img-1']
+        self.assertEqual('active', stored['status'])
+        self.assertEqual(os.path.getsize(self.image), stored['size'])
+        self.assertEqual(['mariadb', 'mariadb-10.11', 'trove'],
+                         sorted(stored['tags']))
+        self.assertEqual('public', stored['visibility'])
+        self.assertEqual(('qcow2', 'bare'), (stored['disk_format'],
+                                             stored['container_format']))
+        self.assertEqual(data['sha256'],
+                         stored[glance_mod.SHA256_PROPERTY])
+        self.assertEqual('virtio', stored['hw_rng_model'])
+        want = self.registrar.register.call_args[0][0]
+        self.assertEqual(register.Wanted(
+            'mariadb', '10.11', '10.11.10', 'mariadb', '',
+            ('trove', 'mariadb', 'mariadb-10.11')), want)
+        self.registrar.load_rules.assert_called_once_with(
+            self.registrar.register.return_value.version,
+            'trove:templates/mariadb/validation-rules.json')
+        self.assertEqual('40 of 40 written', result.parameters)
+
+    def test_register_by_id(self):
+        write_manifest(self.image)
+        self.run_load(register_by='id')
+        want = self.registrar.register.call_args[0][0]
+        self.assertEqual(('img-1', ()), (want.image_id, want.image_tags))
+
+    def test_second_load_reuses_and_adds_missing_tags(self):
+        write_manifest(self.image, datastore='generic',
+                       datastore_version=None, validation_rules=None)
+        first = self.run_load()
+        self.assertEqual(['trove'], self.server.images['img-1']['tags'])
+        self.assertFalse(self.registrar.register.called)
+        self.assertIn('generic image: not registered', first.notes[0])
+        second = self.run_load(datastore='mariadb', datastore_version='10.11')
+        self.assertFalse(second.uploaded)
+        self.assertEqual(1, self.server.uploads)
+        self.assertEqual({'trove', 'mariadb', 'mariadb-10.11'},
+                         set(self.server.images['img-1']['tags']))
+        self.assertIn('not uploaded again', self.lines[-1])
+        self.assertTrue(self.registrar.register.called)
+
+    def test_no_manifest_hashes_first_then_reuses(self):
+        self.run_load(register=False)
+        self.run_load(register=False)
+        self.assertEqual(1, self.server.uploads)
+        self.assertIn('hashing', self.lines[0])
+
+    def test_leftovers_are_deleted_before_upload(self):
+        data = write_manifest(self.image)
+        self.server.images['old'] = {
+            'id': 'old', 'status': 'saving', 'tags': [],
+            'created_at': '2025', glance_mod.SHA256_PROPERTY: data['sha256']}
+        self.run_load()
+        self.assertEqual(['old'], self.server.deleted)
+        self.assertIn('left by an interrupted load', self.lines[0])
+
+    def test_corrupt_file_deletes_image(self):
+        write_manifest(self.image, sha256='0' * 64)
+        exc = self.assertRaises(errors.InputError, self.run_load)
+        self.assertIn('corrupt image', str(exc))
+        self.assertIn('nothing left in Glance', str(exc))
+        self.assertEqual({}, self.server.images)
+        self.assertFalse(self.registrar.register.called)
+
+    def test_glance_hash_mismatch(self):
+        write_manifest(self.image)
+        self.server.hash_override = 'f' * 128
+        exc = self.assertRaises(errors.UploadFailed, self.run_load)
+        self.assertIn('sha512 differs', str(exc))
+        self.assertEqual({}, self.server.images)
+
+    def test_glance_dies_mid_upload_then_returns(self):
+        write_manifest(self.image)
+        self.server.put_error = requests.exceptions.ConnectionError(
+            "('Connection aborted.', BrokenPipeError(32, 'Broken pipe'))")
+        self.server.delete_errors = [
+            requests.exceptions.ConnectionError('[Errno 111] Connection '
+                                                'refused')] * 3
+        exc = self.assertRaises(errors.UploadFailed, self.run_load)
+        self.assertEqual(1, len(str(exc).splitlines()))
+        self.assertIn('nothing left in Glance', str(exc))
+        self.assertEqual({}, self.server.images)
+        self.assertFalse(self.registrar.register.called)
+
+    def test_glance_stays_down_after_failure(self):
+        write_manifest(self.image)
+        self.server.put_error = requests.exceptions.ConnectionError('reset')
+        self.server.delete_errors = [
+            requests.exceptions.ConnectionError('refused')] * 1000
+        clock = iter(range(0, 10000, 2))
+        with mock.patch('time.monotonic', lambda: next(clock)):
+            exc = self.assertRaises(errors.UploadFailed, self.run_load)
+        self.assertIn('img-1 could not be deleted yet', str(exc))
+        # The next load (Glance back) clears the leftover and uploads.
+        self.server.put_error = None
+        self.server.delete_errors = []
+        result = self.run_load()
+        self.assertEqual(['img-1'], self.server.deleted)
+        self.assertEqual('img-2', result.glance_image['id'])
+
+    def test_glance_down_before_upload(self):
+        write_manifest(self.image)
+        self.mocker.get(GLANCE + '/images',
+                        exc=requests.exceptions.ConnectionError(
+                            'HTTPConnectionPool(host=\'glance.test\'): '
+                            '[Errno 111] Connection refused'))
+        exc = self.assertRaises(errors.CloudError, self.run_load)
+        self.assertEqual('cannot reach Glance at http://glance.test: '
+                         'connection refused', str(exc))
+        self.assertEqual({}, self.server.images)
+
+    def test_trove_failure_keeps_image_and_rerun_only_registers(self):
+        write_manifest(self.image)
+        self.registrar.register.side_effect = errors.CloudError(
+            'cannot reach Trove at http://trove.test: connection refused')
+        exc = self.assertRaises(errors.RegisterFailed, self.run_load)
+        self.assertIn('image img-1 is in Glance and stays there', str(exc))
+        self.assertIn('cannot reach Trove', str(exc))
+        self.assertEqual('active', self.server.images['img-1']['status'])
+        self.registrar.register.side_effect = None
+        result = self.run_load()
+        self.assertFalse(result.uploaded)
+        self.assertEqual(1, self.server.uploads)
+        self.assertEqual('created', result.registration.action)
+
+    def test_long_tag_refused_before_upload(self):
+        write_manifest(self.image, datastore='postgresql',
+                       datastore_version='16-very-long-name')
+        self.assertRaisesRegex(errors.InputError, 'longer than',
+                               self.run_load)
+        self.assertEqual(0, len(self.mocker.request_history))
+
+    def test_newer_image_with_same_tags_is_noted(self):
+        write_manifest(self.image)
+        self.server.images['newer'] = {
+            'id': 'newer', 'name': 'other', 'status': 'active',
+            'tags': ['trove', 'mariadb', 'mariadb-10.11'],
+            'created_at': '2027-01-01'}
+        result = self.run_load()
+        self.assertIn('pick the newer image newer', result.notes[-1])

@@ -1,0 +1,123 @@
+"""The Zuul configuration: it parses, its playbooks exist, and there is
+one image-build job per datastore element."""
+
+import glob
+import os
+
+import yaml
+
+from tests.unit import base
+from trove_image_builder import catalog
+
+ZUUL_DIR = os.path.join(base.TOP, 'zuul.d')
+PLAYBOOK_KEYS = ('pre-run', 'run', 'post-run', 'cleanup-run')
+# Jobs defined in other repositories (openstack/devstack,
+# openstack-zuul-jobs) that this configuration uses.
+EXTERNAL_JOBS = {'devstack', 'openstack-tox-pep8', 'openstack-tox-py311'}
+
+
+def _as_list(value):
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def load_config():
+    """{kind: [body, ...]} over every file of zuul.d (or .zuul.yaml)."""
+    paths = sorted(glob.glob(os.path.join(ZUUL_DIR, '*.yaml')))
+    single = os.path.join(base.TOP, '.zuul.yaml')
+    if os.path.exists(single):
+        paths.append(single)
+    config = {}
+    for path in paths:
+        with open(path) as f:
+            documents = yaml.safe_load(f)
+        assert isinstance(documents, list), path
+        for item in documents:
+            assert isinstance(item, dict) and len(item) == 1, (path, item)
+            (kind, body), = item.items()
+            config.setdefault(kind, []).append(body)
+    return config
+
+
+class TestZuul(base.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.config = load_config()
+        self.jobs = {job['name']: job for job in self.config['job']}
+
+    def test_job_names_unique(self):
+        names = [job['name'] for job in self.config['job']]
+        self.assertEqual(len(names), len(set(names)))
+
+    def test_every_playbook_exists(self):
+        seen = 0
+        for job in self.jobs.values():
+            for key in PLAYBOOK_KEYS:
+                for playbook in _as_list(job.get(key)):
+                    path = playbook['name'] if isinstance(
+                        playbook, dict) else playbook
+                    self.assertTrue(
+                        os.path.isfile(os.path.join(base.TOP, path)),
+                        '%s: %s %s does not exist' % (job['name'], key,
+                                                      path))
+                    with open(os.path.join(base.TOP, path)) as f:
+                        plays = yaml.safe_load(f)
+                    self.assertIsInstance(plays, list, path)
+                    self.assertTrue(all('hosts' in p for p in plays), path)
+                    seen += 1
+        self.assertGreater(seen, 0)
+
+    def test_parents_and_pipeline_jobs_exist(self):
+        known = set(self.jobs) | EXTERNAL_JOBS
+        for job in self.jobs.values():
+            if 'parent' in job:
+                self.assertIn(job['parent'], known, job['name'])
+        used = set()
+        for project in self.config['project']:
+            for pipeline, body in project.items():
+                if isinstance(body, dict):
+                    for entry in body.get('jobs', []):
+                        used.add(entry if isinstance(entry, str)
+                                 else next(iter(entry)))
+        self.assertLessEqual(used, known)
+        self.assertIn('trove-image-builder-publish',
+                      [j for p in self.config['project']
+                       for j in p.get('periodic', {}).get('jobs', [])])
+
+    def test_one_build_job_per_datastore_element(self):
+        datastores = catalog.Catalog.load(base.ELEMENTS).datastores
+        self.assertTrue(datastores)
+        base_job = 'trove-image-builder-build-base'
+        builds = {job['vars']['tib_datastore']: name
+                  for name, job in self.jobs.items()
+                  if job.get('parent') == base_job}
+        self.assertEqual(sorted(datastores), sorted(builds))
+        for ds, name in builds.items():
+            self.assertEqual('trove-image-builder-build-%s' % ds, name)
+        checked = [j for p in self.config['project']
+                   for j in p.get('check', {}).get('jobs', [])]
+        self.assertLessEqual(set(builds.values()), set(checked))
+        self.assertTrue(self.jobs[base_job].get('abstract'))
+
+    def test_devstack_job_enables_the_plugin(self):
+        job = self.jobs['trove-image-builder-devstack']
+        self.assertEqual('devstack', job['parent'])
+        plugins = job['vars']['devstack_plugins']
+        self.assertEqual(['trove', 'trove-image-builder'], list(plugins))
+        cat = catalog.Catalog.load(base.ELEMENTS)
+        for entry in job['vars']['devstack_localrc'][
+                'TROVE_DATASTORES'].split():
+            name, _sep, version = entry.partition(':')
+            cat.datastore(name).version(version or None)
+
+    def test_publish_job_publishes_checksums_and_manifests(self):
+        job = self.jobs['trove-image-builder-publish']
+        with open(os.path.join(base.TOP, job['run'])) as f:
+            run = f.read()
+        self.assertIn('SHA256SUMS', run)
+        self.assertIn('.manifest', run)
+        self.assertIn('trove-image-builder build', run)
+        with open(os.path.join(base.TOP, job['post-run'])) as f:
+            self.assertIn('artifacts', f.read())

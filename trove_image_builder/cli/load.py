@@ -1,0 +1,169 @@
+"""`load`: upload an image to Glance and register it with Trove."""
+
+import sys
+import time
+
+from cliff import show
+
+from trove_image_builder import cloud
+from trove_image_builder import load
+from trove_image_builder import version
+
+SHOWN = ('image_id', 'name', 'status', 'uploaded', 'upload_seconds',
+         'upload_mib_per_s', 'size', 'sha256', 'disk_format', 'tags',
+         'visibility', 'datastore', 'datastore_version', 'version_number',
+         'manager', 'registrar', 'registration', 'config_parameters',
+         'notes')
+
+
+def say(message):
+    sys.stderr.write(message + '\n')
+    sys.stderr.flush()
+
+
+class ProgressBar:
+    """A one-line bar on a terminal; nothing when stderr is not one."""
+
+    def __init__(self, stream=None, every=0.2):
+        self.stream = stream or sys.stderr
+        self.every = every
+        self.started = self.last = None
+
+    def __call__(self, done, total):
+        now = time.monotonic()
+        if self.started is None:
+            self.started = now
+        if done < total and self.last is not None and \
+                now - self.last < self.every:
+            return
+        self.last = now
+        rate = done / max(now - self.started, 1e-6) / 2 ** 20
+        self.stream.write('\r  uploading %6d/%d MiB %3d%% %6.1f MiB/s' % (
+            done // 2 ** 20, total // 2 ** 20, 100 * done // max(total, 1),
+            rate))
+        if done >= total:
+            self.stream.write('\n')
+        self.stream.flush()
+
+
+def add_cloud_arguments(parser):
+    group = parser.add_argument_group('cloud')
+    group.add_argument('--os-cloud', metavar='NAME',
+                       help='Cloud in clouds.yaml (default: [cloud] '
+                            'os_cloud, $OS_CLOUD, else OS_* variables).')
+    group.add_argument('--os-region-name', metavar='REGION')
+    group.add_argument('--os-cacert', metavar='FILE',
+                       help='CA bundle for the cloud\'s TLS certificates.')
+    group.add_argument('--insecure', action='store_true', default=None,
+                       help='Do not verify TLS certificates (test clouds '
+                            'only).')
+    group.add_argument('--registrar', choices=['api', 'manage'],
+                       help='Trove API via troveclient (default) or '
+                            'trove-manage on this host.')
+    group.add_argument('--trove-config-file', metavar='FILE',
+                       help='trove.conf for trove-manage (manage '
+                            'registrar).')
+    return group
+
+
+def cloud_options(conf, args):
+    return cloud.Options.from_conf(
+        conf, os_cloud=args.os_cloud, region_name=args.os_region_name,
+        cacert=args.os_cacert, insecure=args.insecure)
+
+
+def _registration_text(outcome):
+    if outcome is None:
+        return 'not registered'
+    text = '%s (%s)' % (outcome.action, outcome.version.image_ref())
+    if outcome.changes:
+        text = '%s: %s' % (outcome.action, '; '.join(outcome.changes))
+    return text
+
+
+class Load(show.ShowOne):
+    """Upload an image to Glance and register it with Trove."""
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument('image', metavar='IMAGE',
+                            help='Image file; its manifest (IMAGE with '
+                                 '.json) supplies the datastore etc.')
+        parser.add_argument('--datastore',
+                            help='Datastore to register (overrides the '
+                                 'manifest; needed for the generic image).')
+        parser.add_argument('--datastore-version', metavar='VERSION')
+        parser.add_argument('--version-number', metavar='X.Y.Z',
+                            help='Full version number (default: the '
+                                 'manifest\'s, else VERSION).')
+        parser.add_argument('--manager',
+                            help='Trove manager (default: the manifest\'s, '
+                                 'else the datastore name).')
+        parser.add_argument('--name', help='Glance image name (default: '
+                                           'the manifest\'s).')
+        parser.add_argument('--disk-format',
+                            help='Declared format of an image without a '
+                                 'manifest; checked with qemu-img.')
+        parser.add_argument('--visibility',
+                            choices=['private', 'shared', 'community',
+                                     'public'])
+        parser.add_argument('--register-by', choices=['tags', 'id'],
+                            help='How the version finds its image.')
+        parser.add_argument('--validation-rules', metavar='FILE',
+                            help='Configuration parameter rules JSON '
+                                 '(default: the manifest\'s, from the '
+                                 'trove package where it can be read).')
+        parser.add_argument('--no-register', dest='register',
+                            action='store_false', default=None,
+                            help='Upload only.')
+        add_cloud_arguments(parser)
+        return parser
+
+    def take_action(self, parsed_args):
+        a = parsed_args
+        conf = self.app.conf
+        req = load.Request.from_conf(
+            conf, a.image, datastore=a.datastore,
+            datastore_version=a.datastore_version,
+            version_number=a.version_number, manager=a.manager, name=a.name,
+            disk_format=a.disk_format, visibility=a.visibility,
+            register_by=a.register_by, validation_rules=a.validation_rules,
+            register=a.register, registrar=a.registrar,
+            trove_config_file=a.trove_config_file)
+        opts = cloud_options(conf, a)
+        progress = ProgressBar() if sys.stderr.isatty() else None
+        result = load.run(req, lambda: cloud.connect(opts),
+                          progress=progress, say=say,
+                          builder_version=version.version_string())
+        for note in result.notes:
+            say('note: %s' % note)
+        outcome = result.registration
+        if outcome and outcome.action == 'updated':
+            say('datastore version %s %s was already registered (%s); '
+                'updated: %s' % (outcome.version.datastore,
+                                 outcome.version.name,
+                                 outcome.previous.image_ref(),
+                                 '; '.join(outcome.changes)))
+        img, stored = result.image, result.glance_image
+        seconds = result.upload_seconds
+        data = {
+            'image_id': stored['id'], 'name': stored.get('name'),
+            'status': stored.get('status'), 'uploaded': result.uploaded,
+            'upload_seconds': round(seconds, 2) if seconds else None,
+            'upload_mib_per_s': round(img.size / 2 ** 20 / seconds, 1)
+            if seconds else None,
+            'size': img.size, 'sha256': img.sha256,
+            'disk_format': img.disk_format,
+            'tags': ','.join(sorted(stored.get('tags', []))),
+            'visibility': stored.get('visibility'),
+            'datastore': img.datastore,
+            'datastore_version': img.datastore_version,
+            'version_number': outcome.version.version_number if outcome
+            else img.version_number,
+            'manager': img.manager if img.datastore else None,
+            'registrar': req.registrar if outcome else None,
+            'registration': _registration_text(outcome),
+            'config_parameters': result.parameters,
+            'notes': ' | '.join(result.notes) or None,
+        }
+        return SHOWN, tuple(data[k] for k in SHOWN)

@@ -1,0 +1,72 @@
+"""`verify`: boot an image under qemu and check it is ready for Trove."""
+
+import sys
+
+from cliff import show
+
+from trove_image_builder import errors
+from trove_image_builder import verify
+
+SHOWN = ('image', 'result', 'seconds', 'accelerator', 'checks',
+         'serial_log', 'manifest')
+
+
+def _progress(message):
+    sys.stderr.write(message + '\n')
+    sys.stderr.flush()
+
+
+class Verify(show.ShowOne):
+    """Boot IMAGE the way a cloud would and check the guest is ready.
+
+    Passes when the kernel and cloud-init finish, docker and the guest
+    agent run, the agent read its injected config, and the embedded
+    container images are in docker. The image file is never modified.
+    """
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument('image', metavar='IMAGE',
+                            help='Image file (its manifest, if beside it, '
+                                 'says what to expect and gets the '
+                                 'result).')
+        parser.add_argument('--timeout', type=int, metavar='SECONDS',
+                            help='Power-on to ready limit. Default: '
+                                 '[verify] timeout.')
+        parser.add_argument('--accelerator', choices=['auto', 'kvm', 'tcg'])
+        parser.add_argument('--memory', type=int, metavar='MIB')
+        parser.add_argument('--cpus', type=int, metavar='N')
+        parser.add_argument('--seed', choices=['config-drive', 'nocloud'],
+                            help='How the injected config reaches the '
+                                 'guest.')
+        parser.add_argument('--ssh-port', type=int, metavar='PORT',
+                            help='Forward 127.0.0.1:PORT to the guest\'s '
+                                 'ssh while it runs.')
+        parser.add_argument('--no-record', dest='record',
+                            action='store_false', default=None,
+                            help='Do not write the result into the '
+                                 'manifest.')
+        return parser
+
+    def take_action(self, parsed_args):
+        a = parsed_args
+        opts = verify.Options.from_conf(
+            self.app.conf, timeout=a.timeout, accelerator=a.accelerator,
+            memory=a.memory, cpus=a.cpus, seed=a.seed,
+            ssh_port=a.ssh_port, record=a.record)
+        result = verify.run(a.image, opts, progress=_progress)
+        if not result.passed:
+            # The console's last lines usually show what went wrong.
+            for line in result.tail:
+                _progress('  | ' + line)
+            raise errors.VerifyFailed(result.message,
+                                      serial_log=result.serial_log,
+                                      tail=result.tail)
+        checks = ', '.join('%s %ss' % (n, c['seconds'])
+                           for n, c in result.checks.items())
+        data = {'image': result.image_path, 'result': 'pass',
+                'seconds': result.seconds,
+                'accelerator': result.accelerator, 'checks': checks,
+                'serial_log': result.serial_log,
+                'manifest': result.manifest_path}
+        return SHOWN, tuple(data.get(k) for k in SHOWN)

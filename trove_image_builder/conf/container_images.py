@@ -1,0 +1,21 @@
+"""[container_images]: datastore container images baked into images."""
+
+from oslo_config import cfg
+
+GROUP = cfg.OptGroup('container_images',
+                     title='Embedded container image options')
+
+OPTS = [
+    cfg.StrOpt('archive_dir',
+               help='Directory of container image archives (docker save '
+                    'or OCI archive tarballs). When it holds one named '
+                    'after the datastore version\'s container_image, '
+                    'with "/" and ":" replaced by "_" and a .tar, '
+                    '.tar.gz or .tgz suffix (mariadb:10.11.11 -> '
+                    'mariadb_10.11.11.tar), the build embeds it, so the '
+                    'first boot pulls nothing.'),
+]
+
+
+def list_opts():
+    return [(GROUP, OPTS)]

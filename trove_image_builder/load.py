@@ -1,0 +1,424 @@
+"""load: file checks -> find-or-upload to Glance -> register with Trove.
+
+What the image is comes from the manifest beside it (flags may supply or
+override it for an image built elsewhere). The upload is idempotent: an
+active image of this project with the same sha256 property is reused.
+A failed upload leaves nothing in Glance; a failed registration leaves
+the image in Glance, so the next run only registers.
+"""
+
+import dataclasses
+import json
+import os
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+
+from trove_image_builder import catalog
+from trove_image_builder import cloud
+from trove_image_builder import errors
+from trove_image_builder import glance as glance_mod
+from trove_image_builder import lock
+from trove_image_builder import manifest
+from trove_image_builder import register
+
+
+@dataclasses.dataclass(frozen=True)
+class Request:
+    """What the user asked for, after flags and config are merged."""
+
+    image_path: str
+    datastore: str = None
+    datastore_version: str = None
+    version_number: str = None
+    manager: str = None
+    name: str = None
+    disk_format: str = None
+    visibility: str = 'private'
+    container_format: str = 'bare'
+    hash_algorithm: str = 'sha512'
+    cleanup_timeout: int = 60
+    register: bool = True
+    registrar: str = 'api'
+    register_by: str = 'tags'
+    validation_rules: str = None
+    trove_manage: str = 'trove-manage'
+    trove_config_file: str = '/etc/trove/trove.conf'
+
+    @classmethod
+    def from_conf(cls, conf, image_path, **flags):
+        c, t = conf.cloud, conf.trove
+        values = dict(
+            visibility=c.visibility, container_format=c.container_format,
+            hash_algorithm=c.hash_algorithm,
+            cleanup_timeout=c.cleanup_timeout, registrar=t.registrar,
+            register_by=t.register_by, trove_manage=t.trove_manage,
+            trove_config_file=t.config_file)
+        values.update({k: v for k, v in flags.items() if v is not None})
+        return cls(image_path=image_path, **values)
+
+
+@dataclasses.dataclass(frozen=True)
+class Image:
+    """The checked file and everything Glance and Trove will be told."""
+
+    path: str
+    name: str
+    disk_format: str
+    size: int
+    sha256: str  # None: no manifest, hashed during the upload
+    datastore: str  # None: nothing to register
+    datastore_version: str
+    version_number: str
+    manager: str
+    validation_rules: str
+    tags: tuple
+    properties: dict
+
+
+@dataclasses.dataclass(frozen=True)
+class Result:
+    image: Image
+    glance_image: dict
+    uploaded: bool
+    upload_seconds: float = None
+    registration: register.Outcome = None
+    parameters: str = None
+    notes: tuple = ()
+
+
+def _qemu_img(*args):
+    try:
+        return subprocess.run(('qemu-img',) + args, capture_output=True,
+                              text=True, stdin=subprocess.DEVNULL)
+    except OSError as exc:
+        raise errors.HostError('qemu-img not runnable (apt-get install '
+                               'qemu-utils): %s' % exc)
+
+
+def _last(text):
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    return lines[-1] if lines else 'no details'
+
+
+def check_file(path, declared_format):
+    """Exists, readable, and qemu-img agrees with the declared format.
+
+    Returns the format qemu-img found. For qcow2, `qemu-img check` also
+    walks the metadata (cheap: tables, not data) to catch corruption.
+    """
+    if not os.path.exists(path):
+        raise errors.InputError('image not found: %s' % path)
+    if not os.path.isfile(path):
+        raise errors.InputError('not a regular file: %s' % path)
+    try:
+        with open(path, 'rb') as f:
+            f.read(1)
+    except OSError as exc:
+        raise errors.InputError('image not readable: %s: %s'
+                                % (path, exc.strerror))
+    res = _qemu_img('info', '--output', 'json', path)
+    if res.returncode != 0:
+        raise errors.InputError('qemu-img cannot read %s: %s'
+                                % (path, _last(res.stderr)))
+    try:
+        found = json.loads(res.stdout).get('format')
+    except ValueError:
+        raise errors.InputError('qemu-img info gave no JSON for %s' % path)
+    if declared_format and found != declared_format:
+        raise errors.InputError('format mismatch: %s is %s, its manifest '
+                                'or --disk-format says %s'
+                                % (path, found, declared_format))
+    if found == 'qcow2':
+        res = _qemu_img('check', '-q', path)
+        # 1: corruption, 2: check not completed, 3: leaks only (harmless)
+        if res.returncode in (1, 2):
+            raise errors.InputError('corrupt qcow2 image %s: %s'
+                                    % (path, _last(res.stderr + res.stdout)))
+    return found
+
+
+def describe(req, builder_version=None):
+    """Check the file and decide name, tags and properties; no network."""
+    path = os.path.abspath(req.image_path)
+    facts = manifest.read(path) or {}
+    declared = req.disk_format or facts.get('format')
+    disk_format = check_file(path, declared)
+    size = os.path.getsize(path)
+    if facts.get('size') is not None and facts['size'] != size:
+        raise errors.InputError(
+            'image %s is %d bytes, its manifest says %d: truncated or '
+            'changed since it was built' % (path, size, facts['size']))
+
+    datastore = req.datastore or facts.get('datastore')
+    version = req.datastore_version or facts.get('datastore_version')
+    if datastore == catalog.GENERIC:
+        datastore = version = None
+    if bool(datastore) != bool(version):
+        raise errors.InputError(
+            'registering needs both a datastore and a version (got %s); '
+            'give --datastore and --datastore-version'
+            % ('datastore %s' % datastore if datastore
+               else 'version %s' % version))
+    if not facts and not datastore and req.register:
+        raise errors.InputError(
+            'no manifest beside %s: give --datastore and '
+            '--datastore-version, or --no-register' % path)
+    own = bool(facts.get('datastore_version')) and \
+        facts.get('datastore') == datastore and \
+        facts.get('datastore_version') == version
+    version_number = req.version_number or (
+        facts.get('version_number') if own else None) or version
+    manager = req.manager or (facts.get('manager') if own else None) or \
+        datastore
+    rules = req.validation_rules or (
+        facts.get('validation_rules') if own else None)
+
+    name = req.name or facts.get('name') or \
+        os.path.splitext(os.path.basename(path))[0]
+    tags = ['trove']
+    if datastore:
+        tags += [datastore, '%s-%s' % (datastore, version)]
+    properties = {'hw_rng_model': 'virtio'}
+    if facts.get('os'):
+        properties['os_distro'] = facts['os']
+    if facts.get('release'):
+        properties['os_version'] = facts['release']
+    if datastore:
+        properties['trove_datastore'] = datastore
+        properties['trove_datastore_version'] = version
+    properties[glance_mod.VERSION_PROPERTY] = (
+        facts.get('builder_version') or builder_version or 'unknown')
+    return Image(path=path, name=name, disk_format=disk_format, size=size,
+                 sha256=facts.get('sha256'), datastore=datastore,
+                 datastore_version=version, version_number=version_number,
+                 manager=manager, validation_rules=rules, tags=tuple(tags),
+                 properties=properties)
+
+
+def _remove_leftovers(glance, sha256, say):
+    """The active image with this sha256, if any; deletes unfinished
+    ones (leftovers of interrupted loads) on the way."""
+    active = []
+    for found in glance.by_sha256(sha256):
+        if found.get('status') == 'active':
+            active.append(found)
+        elif found.get('status') in glance_mod.UNFINISHED:
+            glance.delete(found['id'])
+            say('deleted image %s (%s), left by an interrupted load'
+                % (found['id'], found['status']))
+    active.sort(key=lambda i: i.get('created_at') or '', reverse=True)
+    return active[0] if active else None
+
+
+def _verify(glance, image_id, image, body, hash_algorithm):
+    """Compare what Glance stored with what was read from disk."""
+    stored = glance.get(image_id)
+    if stored is None:
+        raise errors.UploadFailed('image %s vanished from Glance after '
+                                  'the upload' % image_id)
+    problems, notes = [], []
+    if stored.get('status') != 'active':
+        problems.append('status %s, not active' % stored.get('status'))
+    if stored.get('size') != image.size:
+        problems.append('size %s, the file has %d'
+                        % (stored.get('size'), image.size))
+    algo = stored.get('os_hash_algo')
+    local = body.hexdigests()
+    if algo in local:
+        if stored.get('os_hash_value') != local[algo]:
+            problems.append('its %s differs from the file\'s' % algo)
+    else:
+        notes.append('Glance hashes with %s, not %s ([cloud] '
+                     'hash_algorithm): only the size was compared'
+                     % (algo, hash_algorithm))
+    if problems:
+        raise errors.UploadFailed('Glance stored image %s wrongly: %s'
+                                  % (image_id, '; '.join(problems)))
+    return stored, notes
+
+
+def _as_upload_error(exc, image):
+    if isinstance(exc, errors.Error) and not type(exc) is errors.CloudError:
+        return exc
+    if isinstance(exc, errors.CloudError):
+        return errors.UploadFailed('upload of %s failed: %s'
+                                   % (image.name, exc))
+    return errors.UploadFailed('upload of %s failed: %s: %s'
+                               % (image.name, type(exc).__name__, exc))
+
+
+def upload(glance, image, req, progress=None):
+    """Create the Glance image and stream the file into it.
+
+    Returns (stored image, seconds, notes). On any failure the half-made
+    image is deleted, patiently when Glance itself went away, before a
+    one-line error is raised.
+    """
+    properties = dict(image.properties)
+    properties[glance_mod.SHA256_PROPERTY] = image.sha256
+    created = glance.create(image.name, image.disk_format,
+                            req.container_format, req.visibility,
+                            image.tags, properties)
+    image_id = created['id']
+    body = glance_mod.Body(image.path, image.size,
+                           sorted({'sha256', req.hash_algorithm}), progress)
+    started = time.monotonic()
+    try:
+        with _sigterm_interrupts():
+            glance.upload(image_id, body)
+        seconds = time.monotonic() - started
+        if body.sent != image.size:
+            raise errors.UploadFailed(
+                'read %d bytes of %s, expected %d: the file changed during '
+                'the upload' % (body.sent, image.path, image.size))
+        local = body.hexdigests()['sha256']
+        if local != image.sha256:
+            raise errors.InputError(
+                'corrupt image: the sha256 of %s is %s, not %s as its '
+                'manifest (or the first read) says' % (image.path, local,
+                                                       image.sha256))
+        stored, notes = _verify(glance, image_id, image, body,
+                                req.hash_algorithm)
+    except BaseException as exc:
+        gone = glance.delete_patiently(image_id, req.cleanup_timeout)
+        if not isinstance(exc, Exception) and not isinstance(
+                exc, errors.Error):
+            if gone:
+                raise  # KeyboardInterrupt: the CLI says "interrupted"
+            raise errors.Interrupted(
+                'interrupted; image %s could not be deleted yet, the next '
+                'load of this file deletes it' % image_id) from None
+        error = _as_upload_error(exc, image)
+        if gone:
+            message = '%s; nothing left in Glance' % error
+        else:
+            message = ('%s; image %s could not be deleted yet, the next '
+                       'load of this file deletes it' % (error, image_id))
+        raise type(error)(message) from None
+    return stored, seconds, notes
+
+
+class _sigterm_interrupts:
+    """SIGTERM during the upload raises, so the image is cleaned up."""
+
+    def __enter__(self):
+        self._old = None
+        if threading.current_thread() is threading.main_thread():
+            self._old = signal.signal(signal.SIGTERM, self._raise)
+        return self
+
+    @staticmethod
+    def _raise(signum, frame):
+        raise errors.Interrupted('interrupted by SIGTERM')
+
+    def __exit__(self, *exc):
+        if self._old is not None:
+            signal.signal(signal.SIGTERM, self._old)
+        return False
+
+
+def _registration(glance, image, stored, req):
+    tags = tuple(image.tags) if req.register_by == 'tags' else ()
+    return register.Wanted(
+        datastore=image.datastore, name=image.datastore_version,
+        version_number=image.version_number, manager=image.manager,
+        image_id='' if tags else stored['id'], image_tags=tags)
+
+
+def run(req, connect, progress=None, say=None, builder_version=None,
+        make_registrar=register.make):
+    """Load req's image; connect() returns an openstacksdk Connection."""
+    say = say or (lambda msg: None)
+    image = describe(req, builder_version)
+    registering = bool(req.register and image.datastore)
+    if registering and req.register_by == 'tags':
+        register.check_tags(image.tags)
+    if not image.sha256:
+        say('no manifest sha256: hashing %s first' % image.path)
+        image = dataclasses.replace(
+            image, sha256=manifest.sha256_file(image.path))
+    conn = connect()
+    glance = glance_mod.Glance(cloud.image_api(conn),
+                               conn.current_project_id)
+    notes = []
+    with _load_lock(image.sha256):
+        previous_pick = None
+        if registering and req.register_by == 'tags':
+            previous_pick = glance.newest_with_tags(image.tags)
+        stored = _remove_leftovers(glance, image.sha256, say)
+        seconds = None
+        if stored:
+            missing = [t for t in image.tags
+                       if t not in stored.get('tags', [])]
+            glance.add_tags(stored['id'], missing)
+            if missing:
+                stored = glance.get(stored['id']) or stored
+            say('image %s is already in Glance (same sha256): not '
+                'uploaded again' % stored['id'])
+        else:
+            stored, seconds, upload_notes = upload(glance, image, req,
+                                                   progress)
+            notes += upload_notes
+    result = Result(image=image, glance_image=stored,
+                    uploaded=seconds is not None, upload_seconds=seconds)
+    if registering and req.register_by == 'tags':
+        pick = glance.newest_with_tags(image.tags)
+        if pick and pick['id'] != stored['id']:
+            notes.append('tags %s pick the newer image %s (%s), not this '
+                         'one: register by id to use this one' % (
+                             ','.join(image.tags), pick['id'],
+                             pick.get('name')))
+        elif previous_pick and previous_pick['id'] != stored['id']:
+            notes.append('tags %s now pick image %s (was %s)' % (
+                ','.join(image.tags), stored['id'], previous_pick['id']))
+    if not registering:
+        if req.register and not image.datastore:
+            notes.append('generic image: not registered (give --datastore '
+                         'and --datastore-version to register it)')
+        return dataclasses.replace(result, notes=tuple(notes))
+    try:
+        registrar = make_registrar(req.registrar, conn, req.trove_manage,
+                                   req.trove_config_file)
+        outcome = registrar.register(
+            _registration(glance, image, stored, req))
+        parameters = None
+        if image.validation_rules:
+            written, total, note = registrar.load_rules(
+                outcome.version, image.validation_rules)
+            if note:
+                notes.append(note)
+            parameters = ('%d of %d written' % (written, total) if total
+                          else 'not loaded')
+    except errors.Error as exc:
+        raise errors.RegisterFailed(
+            'image %s is in Glance and stays there; registering %s %s with '
+            'Trove failed: %s; run load again to finish (the image is not '
+            'uploaded twice)' % (stored['id'], image.datastore,
+                                 image.datastore_version, exc)) from None
+    notes = list(outcome.notes) + notes
+    return dataclasses.replace(result, registration=outcome,
+                               parameters=parameters, notes=tuple(notes))
+
+
+class _load_lock:
+    """One load of the same file content at a time on this host, so a
+    second one never deletes the first one's image mid-upload."""
+
+    def __init__(self, sha256):
+        self._lock = lock.TargetLock(tempfile.gettempdir(),
+                                     'trove-image-builder-load-%s'
+                                     % sha256[:16])
+
+    def __enter__(self):
+        try:
+            self._lock.__enter__()
+        except errors.Busy:
+            raise errors.Busy('another load of the same image is running '
+                              'on this host; try again when it ends')
+        return self
+
+    def __exit__(self, *exc):
+        return self._lock.__exit__(*exc)

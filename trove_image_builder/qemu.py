@@ -1,0 +1,219 @@
+"""qemu for verify: disks, the command line, and a VM that always stops.
+
+The image under test is only ever a read-only backing file: the guest
+writes to a throw-away qcow2 overlay. The guest's network is qemu's
+user-mode stack with restrict=on (no packet leaves the host); the only
+host port ever opened is an optional ssh forward on 127.0.0.1.
+"""
+
+import ctypes
+import dataclasses
+import fcntl
+import json
+import logging
+import os
+import platform
+import shutil
+import signal
+import subprocess
+
+from trove_image_builder import errors
+
+LOG = logging.getLogger(__name__)
+
+KVM_DEVICE = '/dev/kvm'
+_KVM_GET_API_VERSION = 0xAE00
+_KVM_API_VERSION = 12
+_PR_SET_PDEATHSIG = 1
+STOP_TIMEOUT = 10
+
+
+@dataclasses.dataclass(frozen=True)
+class Spec:
+    """Everything one qemu run is made of."""
+
+    root: str            # qcow2 overlay over the image under test
+    seed: str            # config drive / NoCloud ISO
+    serial_log: str
+    accel: str           # 'kvm' or 'tcg'
+    memory: int = 2048   # MiB
+    cpus: int = 2
+    data_disk: str = None
+    mac: str = 'fa:16:3e:00:00:01'
+    ssh_port: int = None
+    binary: str = 'qemu-system-x86_64'
+    name: str = 'tib-verify'
+
+
+def _opt(value):
+    """A value inside a qemu option list: commas are doubled."""
+    return str(value).replace(',', ',,')
+
+
+def argv(spec):
+    """The qemu command line for spec."""
+    if spec.accel not in ('kvm', 'tcg'):
+        raise ValueError('accelerator must be kvm or tcg: %r' % spec.accel)
+    netdev = 'user,id=net0,restrict=on'
+    if spec.ssh_port:
+        netdev += ',hostfwd=tcp:127.0.0.1:%d-:22' % int(spec.ssh_port)
+    args = [
+        spec.binary, '-name', _opt(spec.name),
+        '-machine', 'pc', '-accel', spec.accel,
+    ]
+    if spec.accel == 'kvm':
+        # The host's CPU model; TCG keeps qemu's default model.
+        args += ['-cpu', 'host']
+    args += [
+        '-m', str(spec.memory), '-smp', str(spec.cpus),
+        '-nodefaults', '-no-user-config', '-display', 'none',
+        # A guest reboot or poweroff ends the run instead of looping.
+        '-no-reboot',
+        # Throw-away disks: no flushes (cache=unsafe). The root disk is
+        # the boot disk; the volume (vdb) gets no boot index.
+        '-drive', 'file=%s,format=qcow2,if=none,id=root,cache=unsafe'
+                  % _opt(spec.root),
+        '-device', 'virtio-blk-pci,drive=root,bootindex=0',
+    ]
+    if spec.data_disk:
+        args += ['-drive', 'file=%s,format=qcow2,if=none,id=volume,'
+                 'cache=unsafe' % _opt(spec.data_disk),
+                 '-device', 'virtio-blk-pci,drive=volume']
+    args += [
+        '-drive', 'file=%s,format=raw,if=ide,media=cdrom,readonly=on'
+                  % _opt(spec.seed),
+        '-netdev', netdev,
+        '-device', 'virtio-net-pci,netdev=net0,mac=%s' % spec.mac,
+        '-device', 'virtio-rng-pci',
+        '-serial', 'file:%s' % spec.serial_log,
+    ]
+    return args
+
+
+def find_binary(configured=None, machine=None):
+    name = configured or 'qemu-system-%s' % (machine or platform.machine())
+    found = shutil.which(name)
+    if not found:
+        raise errors.HostError('%s not found (apt-get install '
+                               'qemu-system-x86)' % name)
+    return found
+
+
+def kvm_device_usable(path=KVM_DEVICE):
+    """(True, '') when path answers KVM's API ioctl, else (False, why).
+
+    This cannot tell a KVM that hangs guests from one that works; the
+    boot probe in verify does that.
+    """
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return False, '%s does not exist' % path
+    except OSError as exc:
+        return False, 'cannot open %s: %s' % (path, exc.strerror)
+    try:
+        version = fcntl.ioctl(fd, _KVM_GET_API_VERSION)
+    except OSError as exc:
+        return False, '%s: KVM_GET_API_VERSION failed: %s' % (
+            path, exc.strerror)
+    finally:
+        os.close(fd)
+    if version != _KVM_API_VERSION:
+        return False, '%s: KVM API version %s' % (path, version)
+    return True, ''
+
+
+def image_format(path):
+    out = subprocess.run(['qemu-img', 'info', '--output', 'json', path],
+                         capture_output=True, text=True)
+    if out.returncode != 0:
+        raise errors.InputError('not a disk image: %s (%s)'
+                                % (path, out.stderr.strip()))
+    return json.loads(out.stdout)['format']
+
+
+def create_overlay(base, base_format, path):
+    """A qcow2 file that records every guest write; base stays as is."""
+    _qemu_img('create', '-q', '-f', 'qcow2', '-F', base_format,
+              '-b', os.path.abspath(base), path)
+    return path
+
+
+def create_disk(path, size_gib):
+    _qemu_img('create', '-q', '-f', 'qcow2', path, '%dG' % size_gib)
+    return path
+
+
+def _qemu_img(*args):
+    out = subprocess.run(('qemu-img',) + args, capture_output=True,
+                         text=True)
+    if out.returncode != 0:
+        raise errors.HostError('qemu-img %s failed: %s'
+                               % (args[0], out.stderr.strip()))
+
+
+def _die_with_parent():
+    # If this tool is killed outright, the kernel stops qemu too.
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+class Machine:
+    """A running qemu; a context manager that always stops it.
+
+    qemu runs in its own session (a Ctrl-C on the terminal reaches only
+    this tool, which then stops qemu) and dies with this process.
+    """
+
+    def __init__(self, spec, stderr_path, stop_timeout=STOP_TIMEOUT):
+        self.spec = spec
+        self.argv = argv(spec)
+        self.stderr_path = stderr_path
+        self.stop_timeout = stop_timeout
+        self.proc = None
+
+    def start(self):
+        LOG.debug('starting qemu: %s', ' '.join(self.argv))
+        with open(self.stderr_path, 'wb') as err:
+            self.proc = subprocess.Popen(
+                self.argv, stdin=subprocess.DEVNULL, stdout=err,
+                stderr=subprocess.STDOUT, start_new_session=True,
+                preexec_fn=_die_with_parent)
+        return self
+
+    def poll(self):
+        """qemu's exit code, or None while it runs."""
+        return self.proc.poll() if self.proc else None
+
+    def stop(self):
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        _signal(self.proc, signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=self.stop_timeout)
+        except subprocess.TimeoutExpired:
+            _signal(self.proc, signal.SIGKILL)
+            self.proc.wait()
+        LOG.debug('qemu stopped (exit code %s)', self.proc.returncode)
+
+    def errors_text(self):
+        """qemu's own messages (not the guest's), one line."""
+        try:
+            with open(self.stderr_path, errors='replace') as f:
+                return ' '.join(f.read().split())[-500:]
+        except OSError:
+            return ''
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
+
+
+def _signal(proc, signum):
+    try:
+        os.killpg(proc.pid, signum)
+    except ProcessLookupError:
+        pass

@@ -1,0 +1,137 @@
+"""Room in Glance's image_size_total quota for the images to upload.
+
+Glance enforces it through Keystone unified limits (devstack sets a
+1000 MiB default, less than three guest images). Glance reports usage
+and the effective limit at /v2/info/usage (empty when it enforces no
+quota); raising it means changing the project's own limit, or else the
+registered (default) limit, in Keystone, which takes a system-scoped
+admin (devstack's cloud "devstack-system-admin"). Only image_size_total
+counts here: images go up with a plain upload, not through the staging
+area that image_stage_total covers.
+"""
+
+import dataclasses
+import math
+
+from trove_image_builder import cloud
+from trove_image_builder import errors
+
+RESOURCE = 'image_size_total'
+MIB = 2 ** 20
+
+
+@dataclasses.dataclass(frozen=True)
+class Change:
+    kind: str  # limit (the project's own) | registered_limit (default)
+    id: str
+    old: int  # MiB
+    new: int  # MiB
+
+
+def _json(adapter, path, service, method='GET', ok=(200,), body=None):
+    try:
+        resp = adapter.request(path, method, json=body, raise_exc=False)
+    except Exception as exc:
+        raise cloud.translate(exc, service) from None
+    if resp.status_code not in ok:
+        raise errors.CloudError('%s answered HTTP %d to %s %s' % (
+            service, resp.status_code, method, path.split('?')[0]))
+    return resp.json() if resp.content else {}
+
+
+def glance_usage(image_adapter):
+    """(usage MiB, limit MiB) of image_size_total, or None: no quota."""
+    try:
+        resp = image_adapter.request('/info/usage', 'GET', raise_exc=False)
+    except Exception as exc:
+        raise cloud.translate(exc, 'Glance') from None
+    if resp.status_code in (404, 501):  # a Glance without the call
+        return None
+    if resp.status_code != 200:
+        raise errors.CloudError('Glance answered HTTP %d to GET /info/usage'
+                                % resp.status_code)
+    found = (resp.json().get('usage') or {}).get(RESOURCE)
+    if not found:
+        return None
+    return int(found['usage']), int(found['limit'])
+
+
+def needed_mib(usage_mib, new_bytes):
+    return usage_mib + int(math.ceil(new_bytes / MIB))
+
+
+def _glance_service_id(identity):
+    found = _json(identity, '/services?type=image', 'Keystone')
+    services = found.get('services') or []
+    if not services:
+        raise errors.CloudError('Keystone lists no image service')
+    return services[0]['id']
+
+
+def raise_limit(identity, project_id, new_mib):
+    """Set the limit that applies to project_id to new_mib; a Change."""
+    service = _glance_service_id(identity)
+    query = 'service_id=%s&resource_name=%s' % (service, RESOURCE)
+    own = _json(identity, '/limits?%s&project_id=%s' % (query, project_id),
+                'Keystone').get('limits') or []
+    if own:
+        change = Change('limit', own[0]['id'], own[0]['resource_limit'],
+                        new_mib)
+    else:
+        registered = _json(identity, '/registered_limits?%s' % query,
+                           'Keystone').get('registered_limits') or []
+        if not registered:
+            raise errors.CloudError('Glance enforces %s but Keystone has '
+                                    'no limit for it' % RESOURCE)
+        change = Change('registered_limit', registered[0]['id'],
+                        registered[0]['default_limit'], new_mib)
+    set_limit(identity, change)
+    return change
+
+
+def set_limit(identity, change, value=None):
+    """Write change.new (or value) into the limit change names."""
+    value = change.new if value is None else value
+    if change.kind == 'limit':
+        path, body = '/limits/%s' % change.id, {
+            'limit': {'resource_limit': value}}
+    else:
+        path, body = '/registered_limits/%s' % change.id, {
+            'registered_limit': {'default_limit': value}}
+    _json(identity, path, 'Keystone', 'PATCH', body=body)
+
+
+def current(identity, change):
+    """The value the limit named by change holds now (None: gone)."""
+    if change.kind == 'limit':
+        path, key, field = '/limits/%s' % change.id, 'limit', \
+            'resource_limit'
+    else:
+        path, key, field = '/registered_limits/%s' % change.id, \
+            'registered_limit', 'default_limit'
+    try:
+        resp = identity.request(path, 'GET', raise_exc=False)
+    except Exception as exc:
+        raise cloud.translate(exc, 'Keystone') from None
+    if resp.status_code == 404:
+        return None
+    if resp.status_code != 200:
+        raise errors.CloudError('Keystone answered HTTP %d to GET %s'
+                                % (resp.status_code, path))
+    return resp.json()[key][field]
+
+
+def ensure_room(image_adapter, project_id, new_bytes, identity_factory):
+    """Raise the quota when new_bytes more would not fit.
+
+    Returns a Change, or None. identity_factory() returns a system-scoped
+    identity adapter, asked for only when a change is needed.
+    """
+    found = glance_usage(image_adapter)
+    if found is None or new_bytes <= 0:
+        return None
+    usage, limit = found
+    need = needed_mib(usage, new_bytes)
+    if limit < 0 or limit >= need:
+        return None
+    return raise_limit(identity_factory(), project_id, need)

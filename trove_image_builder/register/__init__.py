@@ -1,0 +1,233 @@
+"""Registering datastore versions with Trove, two ways.
+
+A Registrar reads what Trove holds for a datastore and writes versions,
+configuration parameters and the default version. The decisions (create
+or update, what changed, which version number) are made here once, so
+the api registrar (python-troveclient) and the manage registrar
+(trove-manage) behave the same.
+"""
+
+import abc
+import dataclasses
+import json
+
+from trove_image_builder import errors
+
+# Trove's API accepts at most 5 image tags of at most 20 characters.
+MAX_TAGS = 5
+MAX_TAG_LENGTH = 20
+
+
+@dataclasses.dataclass(frozen=True)
+class Wanted:
+    """The version as load wants it registered."""
+
+    datastore: str
+    name: str
+    version_number: str
+    manager: str
+    image_id: str = ''
+    image_tags: tuple = ()
+    active: bool = True
+
+
+@dataclasses.dataclass(frozen=True)
+class Registered:
+    """A datastore version as Trove holds it."""
+
+    id: str
+    datastore: str
+    name: str
+    version_number: str
+    manager: str
+    image_id: str
+    image_tags: tuple
+    active: bool
+    default: bool = False
+
+    def image_ref(self):
+        if self.image_id:
+            return 'image %s' % self.image_id
+        return 'image tags %s' % ','.join(self.image_tags)
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    action: str  # created | updated | unchanged
+    version: Registered
+    previous: Registered = None
+    changes: tuple = ()
+    notes: tuple = ()
+
+
+def check_tags(tags):
+    if len(tags) > MAX_TAGS:
+        raise errors.InputError('Trove takes at most %d image tags, not %d'
+                                % (MAX_TAGS, len(tags)))
+    long_tags = [t for t in tags if len(t) > MAX_TAG_LENGTH]
+    if long_tags:
+        raise errors.InputError(
+            'image tag %r is longer than Trove\'s %d characters: register '
+            'by image id (--register-by id)' % (long_tags[0],
+                                                MAX_TAG_LENGTH))
+
+
+def read_rules(path):
+    """The validation rules JSON: a list of parameter dicts."""
+    try:
+        with open(path, encoding='utf-8') as f:
+            data = json.load(f)
+        rules = data['configuration-parameters']
+        if not isinstance(rules, list):
+            raise ValueError('configuration-parameters is not a list')
+        for rule in rules:
+            rule['name'], rule['type']  # noqa: both are required
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise errors.InputError('unusable validation rules %s: %s'
+                                % (path, exc))
+    return rules
+
+
+def _differences(prev, want):
+    changes = []
+    if prev.manager != want.manager:
+        changes.append('manager %s -> %s' % (prev.manager, want.manager))
+    if (prev.image_id or '') != (want.image_id or '') or \
+            tuple(prev.image_tags) != tuple(want.image_tags):
+        new = Registered('', '', '', '', '', want.image_id,
+                         tuple(want.image_tags), True)
+        changes.append('%s -> %s' % (prev.image_ref(), new.image_ref()))
+    if prev.active != want.active:
+        changes.append('active %s -> %s' % (prev.active, want.active))
+    return changes
+
+
+class Registrar(abc.ABC):
+    """What both registrars do; subclasses talk to Trove."""
+
+    name = None
+
+    # -- reading ------------------------------------------------------
+
+    @abc.abstractmethod
+    def versions(self, datastore):
+        """Registered versions of datastore; None if no such datastore."""
+
+    def version(self, datastore, name, version_number=None):
+        """The one version called name (and version_number, if given)."""
+        found = self.versions(datastore)
+        if found is None:
+            raise errors.Refused('datastore %s is not registered with '
+                                 'Trove' % datastore)
+        same = [v for v in found if v.name == name and (
+            version_number is None or v.version_number == version_number)]
+        if not same:
+            known = ', '.join(sorted({v.name for v in found})) or 'none'
+            raise errors.Refused('datastore version %s %s is not registered '
+                                 '(registered: %s)' % (datastore, name,
+                                                       known))
+        if len(same) > 1:
+            raise errors.Refused(
+                'datastore %s has %d versions named %s (version numbers %s);'
+                ' give --version-number' % (
+                    datastore, len(same), name,
+                    ', '.join(v.version_number for v in same)))
+        return same[0]
+
+    # -- writing ------------------------------------------------------
+
+    @abc.abstractmethod
+    def _create(self, want, datastore_exists):
+        """Create the version (and the datastore when it is absent)."""
+
+    @abc.abstractmethod
+    def _update(self, prev, want):
+        """Update prev in place to want (version number unchanged)."""
+
+    @abc.abstractmethod
+    def _load_rules(self, version, rules_path, rules):
+        """Create or update the version's configuration parameters;
+        returns (how many were written, a note or None)."""
+
+    @abc.abstractmethod
+    def _set_default(self, version):
+        """Make version its datastore's default."""
+
+    def rules_path(self, spec):
+        """A local path for a validation rules spec, or None.
+
+        "trove:RELATIVE" names a file inside the trove package; only a
+        registrar that can see that package resolves it.
+        """
+        if spec and not spec.startswith('trove:'):
+            return spec
+        return None
+
+    def register(self, want):
+        """Create or update want's version; an Outcome says which."""
+        if want.image_tags:
+            check_tags(want.image_tags)
+        found = self.versions(want.datastore)
+        same = [v for v in found or () if v.name == want.name]
+        notes = []
+        if len(same) > 1:
+            exact = [v for v in same
+                     if v.version_number == want.version_number]
+            if len(exact) != 1:
+                raise errors.Refused(
+                    'datastore %s already has %d versions named %s; '
+                    'refusing to guess which to update'
+                    % (want.datastore, len(same), want.name))
+            same = exact
+        if not same:
+            self._create(want, datastore_exists=found is not None)
+            return Outcome('created', self.version(
+                want.datastore, want.name, want.version_number))
+        prev = same[0]
+        if prev.version_number != want.version_number:
+            # Neither the API nor trove-manage can change a version's
+            # number, and a second row with the same name would make the
+            # name ambiguous for Trove's users.
+            notes.append(
+                'kept version number %s (Trove cannot change it; the '
+                'image says %s)' % (prev.version_number,
+                                    want.version_number))
+            want = dataclasses.replace(want,
+                                       version_number=prev.version_number)
+        changes = _differences(prev, want)
+        if not changes:
+            return Outcome('unchanged', prev, prev, (), tuple(notes))
+        self._update(prev, want)
+        return Outcome('updated', self.version(
+            want.datastore, want.name, want.version_number), prev,
+            tuple(changes), tuple(notes))
+
+    def load_rules(self, version, spec):
+        """Load the version's configuration parameters from spec.
+
+        Returns (written, total, note); note says why nothing was loaded.
+        """
+        path = self.rules_path(spec)
+        if not path:
+            return 0, 0, ('configuration parameters not loaded: %s is '
+                          'inside the trove package, which this registrar '
+                          'cannot read here; give --validation-rules FILE'
+                          % spec)
+        rules = read_rules(path)
+        written, note = self._load_rules(version, path, rules)
+        return written, len(rules), note
+
+    def set_default(self, version):
+        self._set_default(version)
+
+
+def make(kind, conn=None, trove_manage='trove-manage',
+         config_file='/etc/trove/trove.conf'):
+    """The registrar called kind ('api' or 'manage')."""
+    if kind == 'api':
+        from trove_image_builder.register import api
+        return api.ApiRegistrar(conn)
+    if kind == 'manage':
+        from trove_image_builder.register import manage
+        return manage.ManageRegistrar(trove_manage, config_file)
+    raise errors.InputError('unknown registrar %r (api or manage)' % kind)

@@ -1,0 +1,102 @@
+"""The settings Trove (and its tempest plugin) need for our images.
+
+Printed as "SECTION OPTION VALUE" lines that devstack's plugin hands to
+iniset one by one; derived from the datastore elements' catalogue, so the
+container image the guest agent runs is the one the image was built
+(and its container archive embedded) for.
+"""
+
+from trove_image_builder import errors
+
+TARGETS = ('trove', 'guestagent', 'tempest')
+
+
+def parse_entries(text, cat):
+    """Catalogue Versions for "mariadb:10.11 mysql postgresql:16".
+
+    A datastore without ":VERSION" means its default version. Order is
+    kept: the first version listed for a datastore becomes its default.
+    """
+    versions = []
+    for token in (text or '').replace(',', ' ').split():
+        name, _sep, version = token.partition(':')
+        ver = cat.datastore(name).version(version or None)
+        if ver in versions:
+            raise errors.InputError('%s:%s is listed twice'
+                                    % (ver.datastore, ver.name))
+        versions.append(ver)
+    if not versions:
+        raise errors.InputError('no datastores given (e.g. '
+                                '"mariadb:10.11 mysql:8.4")')
+    return tuple(versions)
+
+
+def first_per_datastore(versions):
+    """{datastore: its first listed Version}, in listing order."""
+    firsts = {}
+    for ver in versions:
+        firsts.setdefault(ver.datastore, ver)
+    return firsts
+
+
+def repository(container_image):
+    """"registry:5000/x/mariadb:10.11.11" -> "registry:5000/x/mariadb".
+
+    The guest agent appends ":<version number>" to Trove's docker_image
+    itself, so Trove is told the repository without the tag.
+    """
+    head, _slash, last = container_image.rpartition('/')
+    name = last.split('@')[0].split(':')[0]
+    return '%s/%s' % (head, name) if head else name
+
+
+def docker_images(versions):
+    """{manager: repository}; one repository per datastore manager."""
+    images = {}
+    for ver in versions:
+        repo = repository(ver.container_image)
+        known = images.setdefault(ver.manager, repo)
+        if known != repo:
+            raise errors.InputError(
+                'versions of %s come from different container '
+                'repositories (%s, %s); Trove takes one docker_image per '
+                'datastore' % (ver.datastore, known, repo))
+    return images
+
+
+def lines(versions, target, flavors=()):
+    """(section, option, value) tuples for target's configuration file.
+
+    trove: trove.conf; guestagent: the trove-guestagent.conf that Trove
+    injects into every guest; tempest: tempest.conf for
+    trove-tempest-plugin (flavors: the flavors it creates instances
+    with, then resizes them to).
+    """
+    if target not in TARGETS:
+        raise errors.InputError('unknown target %r (one of %s)'
+                                % (target, ', '.join(TARGETS)))
+    firsts = first_per_datastore(versions)
+    out = []
+    if target == 'trove':
+        out.append(('DEFAULT', 'default_datastore', versions[0].datastore))
+    if target in ('trove', 'guestagent'):
+        out += [(manager, 'docker_image', repo)
+                for manager, repo in docker_images(versions).items()]
+        return out
+    out.append(('service_available', 'trove', 'True'))
+    out.append(('database', 'enabled_datastores', ','.join(firsts)))
+    out.append(('database', 'default_datastore_versions', ','.join(
+        '%s:%s' % (ds, ver.name) for ds, ver in firsts.items())))
+    # Upgrade tests start from an older version: the second one listed.
+    older = {}
+    for ver in versions:
+        if ver is not firsts[ver.datastore]:
+            older.setdefault(ver.datastore, ver)
+    if older:
+        out.append(('database', 'pre_upgrade_datastore_versions', ','.join(
+            '%s:%s' % (ds, ver.name) for ds, ver in older.items())))
+    if flavors:
+        out.append(('database', 'flavor_id', flavors[0].id))
+        resize = flavors[1] if len(flavors) > 1 else flavors[0]
+        out.append(('database', 'resize_flavor_id', resize.id))
+    return out
