@@ -95,8 +95,12 @@ def fetch(url, download_dir, say=None, refresh=False, verify=True,
         partial = path + '.partial'
         try:
             sha256, size = _download(url, partial, say, verify, timeout)
-            fmt = load.check_file(partial, FORMATS.get(
-                os.path.splitext(path)[1].lower()))
+            try:
+                fmt = load.check_file(partial, FORMATS.get(
+                    os.path.splitext(path)[1].lower()))
+            except errors.InputError as exc:
+                raise errors.InputError('%s gave no usable image: %s'
+                                        % (redact.url(url), exc)) from None
             os.replace(partial, path)
         except BaseException:
             if os.path.exists(partial):

@@ -132,6 +132,13 @@ def image_format(path):
     return json.loads(out.stdout)['format']
 
 
+def has_boot_sector(path):
+    # MBR and GPT disks (its protective MBR) both end sector 0 so.
+    with open(path, 'rb') as f:
+        sector = f.read(512)
+    return len(sector) == 512 and sector[510:] == b'\x55\xaa'
+
+
 def create_overlay(base, base_format, path):
     """A qcow2 file that records every guest write; base stays as is."""
     _qemu_img('create', '-q', '-f', 'qcow2', '-F', base_format,

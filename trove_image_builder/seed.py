@@ -55,8 +55,8 @@ state() {
         flat
 }
 
-cloud-init status --wait >/dev/null 2>&1
-ci=$(cloud-init status 2>&1 | sed -n 's/^status: *//p')
+# One cloud-init run only: it takes seconds to start under emulation.
+ci=$(cloud-init status --wait 2>&1 | sed -n 's/^.*status: *//p')
 if [ "$ci" = done ]; then
     say cloud-init ok "status=$ci"
 else

@@ -344,10 +344,11 @@ def _watch(vm, follower, progress, nonce, started, deadline,
         time.sleep(POLL_SECONDS)
 
 
-def _serial_log_path(image_path, work_dir):
+def _serial_log_path(image_path, work_dir, has_manifest):
+    """Beside a built image (with its build log); else in work_dir."""
     root = os.path.splitext(image_path)[0]
-    directory = os.path.dirname(image_path)
-    if not os.access(directory, os.W_OK):
+    if not has_manifest or not os.access(os.path.dirname(image_path),
+                                         os.W_OK):
         root = os.path.join(work_dir, os.path.basename(root))
     return root + '.verify-console.log'
 
@@ -359,6 +360,9 @@ def run(image_path, opts, progress=None):
     if not os.path.isfile(image_path):
         raise errors.InputError('image not found: %s' % image_path)
     image_format = qemu.image_format(image_path)
+    if image_format == 'raw' and not qemu.has_boot_sector(image_path):
+        raise errors.InputError('not a disk image (no boot sector): %s'
+                                % image_path)
     data = manifest.read(image_path)
     if data is not None:
         _check_manifest(image_path, data)
@@ -371,7 +375,8 @@ def run(image_path, opts, progress=None):
             attempts = [('tcg', False)]
             kvm_note = 'KVM not tried: %s earlier in this host boot' % reason
     name = os.path.splitext(os.path.basename(image_path))[0]
-    serial_log = _serial_log_path(image_path, opts.work_dir)
+    serial_log = _serial_log_path(image_path, opts.work_dir,
+                                  data is not None)
     cfg = guest_config(data, opts)
 
     with _verify_lock(os.path.dirname(serial_log), name), \

@@ -23,9 +23,12 @@ import time
 import fixtures
 import testtools
 from testtools import content
+import yaml
 
 from integration import minicloud
+from trove_image_builder import cloud as cloud_mod
 from trove_image_builder import manifest
+from trove_image_builder import quota
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
@@ -396,3 +399,80 @@ class PluginTest(testtools.TestCase):
         # downloads are the cache: kept
         self.assertEqual(got, [n for n in os.listdir(downloads)
                                if n.endswith('.qcow2')])
+
+
+class QuotaTest(testtools.TestCase):
+    """quota.py's Keystone half against the real Keystone.
+
+    The minicloud's Glance enforces no quota (devstack's does), so here
+    the limits are made with the CLI and raised by quota.py directly.
+    """
+
+    def setUp(self):
+        super().setUp()
+        self.cloud = cloud()
+        tmp = self.useFixture(fixtures.TempDir()).path
+        with open(self.cloud.clouds_yaml) as f:
+            clouds = yaml.safe_load(f)
+        admin = clouds['clouds']['minicloud-admin']
+        auth = {k: v for k, v in admin['auth'].items()
+                if k not in ('project_name', 'project_domain_name')}
+        auth['system_scope'] = 'all'
+        clouds['clouds']['minicloud-system'] = {
+            'auth': auth, 'region_name': admin['region_name'],
+            'identity_api_version': 3}
+        path = os.path.join(tmp, 'clouds.yaml')
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+        with os.fdopen(fd, 'w') as f:
+            yaml.safe_dump(clouds, f)
+        self.useFixture(fixtures.EnvironmentVariable(
+            'OS_CLIENT_CONFIG_FILE', path))
+        self.clouds_yaml = path
+
+    def cli(self, *args, parse=True):
+        argv = [os.path.join(self.cloud.bin_dir, 'openstack'),
+                '--os-cloud', 'minicloud-system'] + list(args)
+        if parse:
+            argv += ['-f', 'json']
+        res = subprocess.run(argv, capture_output=True, text=True,
+                             check=True, env=dict(
+                                 os.environ,
+                                 OS_CLIENT_CONFIG_FILE=self.clouds_yaml))
+        return json.loads(res.stdout) if parse else None
+
+    def test_raise_and_restore_registered_then_project_limit(self):
+        for old in self.cli('registered', 'limit', 'list'):
+            if old['Resource Name'] == quota.RESOURCE:
+                self.cli('registered', 'limit', 'delete', old['ID'],
+                         parse=False)
+        reg = self.cli('registered', 'limit', 'create', '--service',
+                       'glance', '--default-limit', '1000', '--region',
+                       'RegionOne', quota.RESOURCE)
+        self.addCleanup(self.cli, 'registered', 'limit', 'delete',
+                        reg['id'], parse=False)
+        conn = cloud_mod.connect(cloud_mod.Options(
+            os_cloud='minicloud-system'))
+        project = self.cli('project', 'show', 'admin')['id']
+
+        change = quota.raise_limit(conn.identity, project, 1500)
+        self.assertEqual(('registered_limit', reg['id'], 1000, 1500),
+                         (change.kind, change.id, change.old, change.new))
+        shown = self.cli('registered', 'limit', 'show', reg['id'])
+        self.assertEqual(1500, shown['default_limit'])
+        self.assertEqual(1500, quota.current(conn.identity, change))
+        quota.set_limit(conn.identity, change, change.old)
+        shown = self.cli('registered', 'limit', 'show', reg['id'])
+        self.assertEqual(1000, shown['default_limit'])
+
+        own = self.cli('limit', 'create', '--project', project,
+                       '--service', 'glance', '--resource-limit', '500',
+                       '--region', 'RegionOne', quota.RESOURCE)
+        self.addCleanup(self.cli, 'limit', 'delete', own['id'],
+                        parse=False)
+        change = quota.raise_limit(conn.identity, project, 800)
+        self.assertEqual(('limit', own['id'], 500, 800),
+                         (change.kind, change.id, change.old, change.new))
+        self.assertEqual(800, self.cli('limit', 'show',
+                                       own['id'])['resource_limit'])
+        self.assertEqual(1000, self.cli('registered', 'limit', 'show',
+                                        reg['id'])['default_limit'])

@@ -13,6 +13,9 @@ import testtools
 # runs, as on a real build host; output and scratch dirs are per test run.
 CACHE_DIR = os.environ.get('TIB_FUNCTIONAL_CACHE',
                            '/var/cache/trove-image-builder')
+# Images other test suites reuse (integration/scenarios builds the same).
+TEST_IMAGES = os.environ.get('TIB_TEST_IMAGES',
+                             '/var/lib/trove-image-builder/test-images')
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
 
@@ -56,10 +59,12 @@ class FunctionalTestCase(testtools.TestCase):
         return path
 
     def config(self, workspace, **extra):
-        lines = ['[build]', 'output_dir = %s/images' % workspace,
-                 'work_dir = %s/work' % workspace,
-                 'cache_dir = %s' % CACHE_DIR]
-        for group, values in extra.items():
+        build = {'output_dir': '%s/images' % workspace,
+                 'work_dir': '%s/work' % workspace,
+                 'cache_dir': CACHE_DIR}
+        build.update(extra.pop('build', {}))
+        lines = []
+        for group, values in dict(extra, build=build).items():
             lines.append('[%s]' % group)
             lines += ['%s = %s' % kv for kv in values.items()]
         path = os.path.join(workspace, 'tib.conf')

@@ -13,8 +13,12 @@ class TestBuild(base.FunctionalTestCase):
 
     def test_build_then_cache_hit(self):
         ws = self.workspace('build')
-        conf = self.config(ws)
-        proc, cold = self.run_cli(conf, 'build', 'mariadb', '-f', 'json')
+        # The image lands where the integration scenarios look for it, so
+        # their own build of it is a cache hit; --force makes this one a
+        # real build whatever an earlier run left there.
+        conf = self.config(ws, build={'output_dir': base.TEST_IMAGES})
+        proc, cold = self.run_cli(conf, 'build', 'mariadb', '-f', 'json',
+                                  '--force')
         self.assertEqual(0, proc.returncode, proc.stderr[-3000:])
         result = json.loads(proc.stdout)
         image = result['image']

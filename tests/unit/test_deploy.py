@@ -501,6 +501,19 @@ class TestDeploy(DeployTestBase):
         self.assertEqual(['d2'], list(self.conn.compute.flavors))
         self.assertFalse(os.path.exists(self.state_file))
 
+    def test_datastore_with_foreign_versions_is_kept(self):
+        self.deploy(datastores='mysql:8.4')
+        self.reg.register(test_register.wanted(
+            datastore='mysql', name='8.0', version_number='8.0.1',
+            image_tags=('trove',)))
+        removed = teardown.run(self.state_file, lambda: self.conn,
+                               registrar_kind='api', say=self.lines.append)
+        self.assertIn(('datastore', 'mysql', 'kept'),
+                      [(r.kind, r.name, r.action) for r in removed])
+        self.assertEqual(['8.0'], [v.name for v in
+                                   self.reg.versions('mysql')])
+        self.assertIn('did not make', self.lines[-1])
+
     def test_manage_registrar_leaves_registrations(self):
         self.deploy(datastores='mysql')
         self.reg.name = 'manage'

@@ -131,6 +131,13 @@ class TestDisks(base.TestCase):
         self.assertEqual((before.st_size, before.st_mtime_ns),
                          (after.st_size, after.st_mtime_ns))
 
+    def test_boot_sector(self):
+        with open(os.path.join(self.tmp, 'disk'), 'wb') as f:
+            f.write(b'\0' * 510 + b'\x55\xaa' + b'\0' * 512)
+        self.assertTrue(qemu.has_boot_sector(f.name))
+        text = base.write(os.path.join(self.tmp, 'text'), 'root:x:0:0\n')
+        self.assertFalse(qemu.has_boot_sector(text))
+
     def test_image_format_of_a_non_image(self):
         path = base.write(os.path.join(self.tmp, 'x.qcow2'), 'hello')
         self.assertEqual('raw', qemu.image_format(path))

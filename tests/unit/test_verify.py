@@ -195,6 +195,11 @@ class TestRun(VerifyTestBase):
         result = self.run_verify(GOOD_BOOT)
         self.assertTrue(result.passed)
         self.assertIsNone(result.manifest_path)
+        # Not a built image: nothing is written beside it.
+        self.assertEqual(['img.qcow2'], os.listdir(self.images))
+        self.assertEqual(os.path.join(self.opts.work_dir,
+                                      'img.verify-console.log'),
+                         result.serial_log)
         self.assertIn('result not recorded', self.said[-1])
         cfg = self.seed_build.call_args[0][1]
         self.assertEqual('mariadb', cfg.manager)  # [verify] default
@@ -218,6 +223,7 @@ class TestRun(VerifyTestBase):
         self.assertRaises(errors.InputError, self.run_verify, GOOD_BOOT)
 
     def test_a_previous_console_log_is_removed_first(self):
+        self.write_manifest()
         stale = base.write(self.image[:-6] + '.verify-console.log',
                            'Linux version 0.0-old\n')
         result = self.run_verify(GOOD_BOOT)
@@ -227,7 +233,15 @@ class TestRun(VerifyTestBase):
 
     def test_scratch_files_are_removed(self):
         self.run_verify(GOOD_BOOT)
-        self.assertEqual([], os.listdir(self.opts.work_dir))
+        self.assertEqual([], [f for f in os.listdir(self.opts.work_dir)
+                              if f.startswith('verify-')])
+
+    def test_raw_file_without_boot_sector_is_refused(self):
+        with mock.patch.object(verify.qemu, 'image_format',
+                               return_value='raw'):
+            exc = self.assertRaises(errors.InputError, self.run_verify,
+                                    GOOD_BOOT)
+        self.assertIn('no boot sector', str(exc))
 
 
 class TestAccelerator(VerifyTestBase):
