@@ -7,7 +7,7 @@ set -eu -o pipefail
 
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 VENV=${TIB_VENV:-/opt/trove-image-builder/venv}
-ENVS=${1:-pep8,bashate,dib-lint,genconfig,py3,functional}
+ENVS=${1:-pep8,bashate,dib-lint,genconfig,py3,functional,integration,devstack}
 
 "$TOP/tools/setup-host.sh" --tests
 cd "$TOP"
