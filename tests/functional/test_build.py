@@ -90,17 +90,22 @@ class TestBuild(base.FunctionalTestCase):
         first = subprocess.Popen(cmd, stdout=subprocess.PIPE,
                                  stderr=subprocess.PIPE, text=True)
         try:
-            # Wait until DIB is past debootstrap and has mounts to undo.
-            deadline = time.monotonic() + 600
+            # Wait until scripts run in the chroot: then DIB has its
+            # tmpfs, the image's loop devices and the chroot's /proc,
+            # /sys and /dev mounted, which is what must be undone.
+            deadline = time.monotonic() + 900
             log = os.path.join(ws, 'images',
                                'trove-debian-bookworm-generic.log')
+            marker = 'dib-run-parts Running /tmp/in_target.d/pre-install.d/'
             while time.monotonic() < deadline:
-                if os.path.exists(log) and 'pre-install.d/' in open(
+                if os.path.exists(log) and marker in open(
                         log, errors='replace').read():
                     break
                 self.assertIsNone(first.poll(), 'build ended early')
                 time.sleep(2)
-            self.assertTrue(base.mounts_under(ws), 'DIB mounted nothing?')
+            self.assertGreater(len(base.mounts_under(ws)), 3,
+                               'DIB is not in its chroot yet')
+            self.assertTrue(base.loops_over(ws), 'no loop device yet')
 
             second = subprocess.run(cmd, capture_output=True, text=True,
                                     timeout=120)
