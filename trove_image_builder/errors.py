@@ -43,15 +43,16 @@ class Interrupted(Error):
 
 
 class CloudError(Error):
-    """A cloud service could not be reached, or refused the credentials
-    or the request."""
+    """A cloud service was unreachable or refused the request."""
 
     exit_code = 6
 
 
 class UploadFailed(CloudError):
-    """The image did not reach Glance intact; nothing was left behind
-    (or the message names what was)."""
+    """The image did not reach Glance intact.
+
+    Nothing was left behind, or the message names what was.
+    """
 
     exit_code = 7
 
@@ -63,8 +64,10 @@ class RegisterFailed(CloudError):
 
 
 class Refused(Error):
-    """The cloud's state does not allow the step (unknown version, image
-    missing or not active); nothing was changed."""
+    """The cloud's state does not allow the step; nothing was changed.
+
+    For example an unknown version, or its image missing or not active.
+    """
 
     exit_code = 9
 

@@ -199,8 +199,11 @@ def describe(req, builder_version=None):
 
 
 def _remove_leftovers(glance, sha256, say):
-    """The active image with this sha256, if any; deletes unfinished
-    ones (leftovers of interrupted loads) on the way."""
+    """The active image with this sha256, if any.
+
+    Unfinished ones (leftovers of interrupted loads) are deleted on the
+    way.
+    """
     active = []
     for found in glance.by_sha256(sha256):
         if found.get('status') == 'active':
@@ -404,8 +407,10 @@ def run(req, connect, progress=None, say=None, builder_version=None,
 
 
 class _load_lock:
-    """One load of the same file content at a time on this host, so a
-    second one never deletes the first one's image mid-upload."""
+    """One load of the same file content at a time on this host.
+
+    So a second one never deletes the first one's image mid-upload.
+    """
 
     def __init__(self, sha256):
         self._lock = lock.TargetLock(tempfile.gettempdir(),

@@ -45,8 +45,11 @@ def cloud():
 
 
 def make_qcow2(path, data_mib):
-    """A real qcow2 whose data is random, so every image is new to Glance
-    (and incompressible, so its size is about data_mib)."""
+    """A real qcow2 of random data.
+
+    Random, so every image is new to Glance, and incompressible, so its
+    size is about data_mib.
+    """
     raw = path + '.raw'
     with open(raw, 'wb') as f:
         for _ in range(data_mib):

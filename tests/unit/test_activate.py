@@ -9,10 +9,10 @@ from tests.unit import base
 from tests.unit import test_load
 from tests.unit import test_register
 from trove_image_builder import activate
+from trove_image_builder.cli import app
 from trove_image_builder import cloud
 from trove_image_builder import errors
 from trove_image_builder import register
-from trove_image_builder.cli import app
 
 TAGS = test_register.TAGS
 

@@ -3,10 +3,10 @@
 from cliff import show
 
 from trove_image_builder import activate
+from trove_image_builder.cli import load as load_cli
 from trove_image_builder import cloud
 from trove_image_builder import glance as glance_mod
 from trove_image_builder import register
-from trove_image_builder.cli import load as load_cli
 
 SHOWN = ('datastore', 'default_version', 'version_number', 'version_id',
          'image', 'image_status', 'previous_default', 'changed',

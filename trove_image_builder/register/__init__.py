@@ -146,8 +146,10 @@ class Registrar(abc.ABC):
 
     @abc.abstractmethod
     def _load_rules(self, version, rules_path, rules):
-        """Create or update the version's configuration parameters;
-        returns (how many were written, a note or None)."""
+        """Create or update the version's configuration parameters.
+
+        Returns (how many were written, a note or None).
+        """
 
     @abc.abstractmethod
     def _set_default(self, version):
