@@ -391,7 +391,10 @@ def execute(plan, force=False, progress=None, builder_version=None):
     req = plan.request
     for path in (req.output_dir, req.work_dir, req.cache_dir):
         os.makedirs(path, exist_ok=True)
-    with lock.TargetLock(req.output_dir, plan.name):
+    with lock.TargetLock(req.output_dir, plan.name), \
+            lock.SharedCacheLock(req.cache_dir, on_wait=lambda pid: say(
+                'waiting for another build using %s (pid %s)'
+                % (req.cache_dir, pid))):
         if not force:
             # Another build may have finished while we waited.
             hit = cached_result(plan)
