@@ -6,7 +6,7 @@
 #
 #   tools/setup-host.sh [--tests]
 #
-# --tests also installs what the test suite needs (tox, MariaDB, qemu).
+# --tests also installs what the test suite needs (tox, MariaDB, busybox).
 # TIB_VENV (default /opt/trove-image-builder/venv) picks the venv.
 set -eu -o pipefail
 
@@ -25,12 +25,14 @@ if [ "$(id -u)" != 0 ]; then
     exit 1
 fi
 
+# Building needs the first line; `verify` (booting an image) the second.
 PACKAGES="python3 python3-venv python3-dev sudo git curl qemu-utils \
 debootstrap kpartx squashfs-tools dosfstools gdisk e2fsprogs util-linux \
-fdisk procps xz-utils ca-certificates"
+fdisk procps xz-utils ca-certificates \
+qemu-system-x86 genisoimage"
 if [ "$WITH_TESTS" = 1 ]; then
-    PACKAGES="$PACKAGES qemu-system-x86 cloud-image-utils genisoimage \
-mariadb-server"
+    # MariaDB for the small test cloud, busybox for test containers.
+    PACKAGES="$PACKAGES mariadb-server busybox-static"
 fi
 missing=""
 for pkg in $PACKAGES; do

@@ -374,6 +374,7 @@ def run(image_path, opts, progress=None):
         if reason:
             attempts = [('tcg', False)]
             kvm_note = 'KVM not tried: %s earlier in this host boot' % reason
+            say(kvm_note)
     name = os.path.splitext(os.path.basename(image_path))[0]
     serial_log = _serial_log_path(image_path, opts.work_dir,
                                   data is not None)
