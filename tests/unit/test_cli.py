@@ -6,6 +6,7 @@ import sys
 import fixtures
 
 from tests.unit import base
+from trove_image_builder import catalog
 from trove_image_builder.cli import app
 
 
@@ -83,3 +84,50 @@ class TestCli(base.TestCase):
         self.assertNotEqual(0, rc)
         self.assertIn('nonexistent.conf', err.getvalue())
         self.assertNotIn('Traceback', err.getvalue())
+
+
+class TestRealElementsDryRun(base.TestCase):
+    """Command-level checks against the real elements.
+
+    Ubuntu cannot be built here (its archives are unreachable), so this is
+    where its support is checked.
+    """
+
+    def dry_run(self, *argv):
+        out, err = io.StringIO(), io.StringIO()
+        self.useFixture(fixtures.MonkeyPatch('sys.stdout', out))
+        self.useFixture(fixtures.MonkeyPatch('sys.stderr', err))
+        conf = base.write(os.path.join(self.tmp, 'real.conf'), """
+            [build]
+            elements_dir = %s
+            output_dir = %s
+            [mirrors]
+            from_host = false
+            ubuntu = http://archive.example/ubuntu
+            """ % (base.ELEMENTS, os.path.join(self.tmp, 'out')))
+        stop = self.assertRaises(SystemExit, app.main,
+                                 ['--config-file', conf, 'build'] +
+                                 list(argv) + ['--dry-run'])
+        self.assertEqual(0, stop.code, err.getvalue())
+        return out.getvalue()
+
+    def test_ubuntu_releases(self):
+        for release in ('jammy', 'noble'):
+            text = self.dry_run('postgresql', '--os', 'ubuntu',
+                                '--release', release)
+            command = text.strip().splitlines()[-1]
+            self.assertIn('# DIB_RELEASE=%s' % release, text)
+            self.assertIn('DIB_DISTRIBUTION_MIRROR='
+                          'http://archive.example/ubuntu', command)
+            self.assertNotIn('DEBIAN_SECURITY', command)
+            self.assertIn(' ubuntu-minimal vm ', command)
+            self.assertTrue(command.endswith(' trove-postgresql'))
+
+    def test_every_datastore_version_plans(self):
+        cat = catalog.Catalog.load(base.ELEMENTS)
+        for ds in cat.datastores.values():
+            for ver in ds.versions:
+                text = self.dry_run(ds.name, '--datastore-version',
+                                    ver.name)
+                self.assertIn('# DIB_TROVE_CONTAINER_IMAGE=%s'
+                              % ver.container_image, text)
