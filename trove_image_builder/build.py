@@ -331,17 +331,42 @@ def make_plan(req, has_vfat=None):
                 inputs_hash=digest, facts=facts)
 
 
+def file_fingerprint(path):
+    """What changes whenever a file's content could have changed.
+
+    Any write moves ctime, which no user call can set back, so an equal
+    fingerprint means the content hashed at build time is still there (as
+    git's index and make rely on). Different: hash the file again.
+    """
+    st = os.stat(path)
+    return [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns,
+            st.st_ctime_ns]
+
+
+def settled_fingerprint(path):
+    """file_fingerprint, taken once the clock has left the last write's tick.
+
+    File timestamps move in coarse ticks (milliseconds); a write in the
+    same tick as the last one would leave ctime unchanged. Waiting one
+    tick out before recording makes every later write visible.
+    """
+    time.sleep(0.05)
+    return file_fingerprint(path)
+
+
 def cached_result(plan):
     """A Result when the image on disk is exactly what plan would build."""
     data = manifest.read(plan.image_path)
     if not data or data.get('inputs_hash') != plan.inputs_hash:
         return None
     try:
-        if os.path.getsize(plan.image_path) != data.get('size'):
-            return None
+        fingerprint = file_fingerprint(plan.image_path)
     except OSError:
         return None
-    if manifest.sha256_file(plan.image_path) != data.get('sha256'):
+    if fingerprint[2] != data.get('size'):
+        return None
+    if (fingerprint != data.get('fingerprint') and
+            manifest.sha256_file(plan.image_path) != data.get('sha256')):
         return None
     return Result(plan.image_path, manifest.path_for(plan.image_path),
                   data, cached=True)
@@ -436,6 +461,7 @@ def execute(plan, force=False, progress=None, builder_version=None):
             with open(plan.partial_image, 'rb') as f:
                 os.fsync(f.fileno())
             os.replace(plan.partial_image, plan.image_path)
+            data['fingerprint'] = settled_fingerprint(plan.image_path)
             manifest_path = manifest.write(plan.image_path, data)
         except BaseException:
             _cleanup(plan, quiet=True)  # keep the original error

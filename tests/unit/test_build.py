@@ -200,13 +200,38 @@ class TestPlan(PlanTestBase):
 
 class TestCache(PlanTestBase):
 
-    def _fake_built(self, plan, content=b'image-bytes'):
+    def _fake_built(self, plan, content=b'image-bytes', fingerprint=True):
         os.makedirs(self.out, exist_ok=True)
         with open(plan.image_path, 'wb') as f:
             f.write(content)
-        manifest.write(plan.image_path, dict(
-            plan.facts, size=len(content),
-            sha256=manifest.sha256_file(plan.image_path)))
+        data = dict(plan.facts, size=len(content),
+                    sha256=manifest.sha256_file(plan.image_path))
+        if fingerprint:
+            data['fingerprint'] = build.settled_fingerprint(
+                plan.image_path)
+        manifest.write(plan.image_path, data)
+
+    def test_unchanged_file_is_not_hashed_again(self):
+        plan = self.plan()
+        self._fake_built(plan)
+        with mock.patch.object(build.manifest, 'sha256_file') as sha:
+            self.assertTrue(build.cached_result(plan).cached)
+        sha.assert_not_called()
+
+    def test_without_fingerprint_the_file_is_hashed(self):
+        plan = self.plan()
+        self._fake_built(plan, fingerprint=False)
+        with mock.patch.object(build.manifest, 'sha256_file',
+                               wraps=manifest.sha256_file) as sha:
+            self.assertTrue(build.cached_result(plan).cached)
+        sha.assert_called_once_with(plan.image_path)
+
+    def test_rewritten_with_same_bytes_is_still_a_hit(self):
+        plan = self.plan()
+        self._fake_built(plan)
+        with open(plan.image_path, 'r+b') as f:
+            f.write(b'i')  # same byte: ctime moves, content does not
+        self.assertTrue(build.cached_result(plan).cached)
 
     def test_hit_when_inputs_and_image_match(self):
         plan = self.plan()
