@@ -9,7 +9,6 @@ import dataclasses
 import datetime
 import glob
 import importlib.metadata
-import json
 import logging
 import os
 import shutil
@@ -22,6 +21,7 @@ from trove_image_builder import datafiles
 from trove_image_builder import dib
 from trove_image_builder import errors
 from trove_image_builder import host
+from trove_image_builder import imagefile
 from trove_image_builder import inputs
 from trove_image_builder import lock
 from trove_image_builder import manifest
@@ -395,15 +395,6 @@ def _packages(plan):
     return packages
 
 
-def _qemu_info(path):
-    out = subprocess.run(['qemu-img', 'info', '--output', 'json', path],
-                         capture_output=True, text=True)
-    if out.returncode != 0:
-        raise errors.BuildFailed('qemu-img info failed on %s: %s'
-                                 % (path, out.stderr.strip()))
-    return json.loads(out.stdout)
-
-
 def execute(plan, force=False, progress=None, builder_version=None):
     """Build plan's image unless an identical one is already there."""
     say = progress or (lambda msg: None)
@@ -442,7 +433,7 @@ def execute(plan, force=False, progress=None, builder_version=None):
                 raise errors.BuildFailed(
                     'DIB finished but wrote no image %s; log: %s'
                     % (plan.partial_image, plan.log_path))
-            info = _qemu_info(plan.partial_image)
+            info = imagefile.info(plan.partial_image, errors.BuildFailed)
             if info.get('format') != req.fmt:
                 raise errors.BuildFailed(
                     'DIB wrote a %s image, expected %s'

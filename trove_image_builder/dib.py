@@ -12,6 +12,7 @@ import signal
 import subprocess
 
 from trove_image_builder import errors
+from trove_image_builder import procgroup
 from trove_image_builder import redact
 
 # DIB announces host-side phases ("Running hooks from .../root.d");
@@ -54,8 +55,8 @@ class Command:
         def _on_signal(signum, frame):
             caught.append(signum)
             # A second signal means "now": no more waiting for cleanup.
-            _signal_group(proc, signal.SIGTERM if len(caught) == 1
-                          else signal.SIGKILL)
+            procgroup.signal(proc, signal.SIGTERM if len(caught) == 1
+                             else signal.SIGKILL)
 
         with open(log_path, 'ab', buffering=0) as log:
             log.write(('$ %s\n' % self.shell()).encode())
@@ -78,7 +79,7 @@ class Command:
                 rc = _wait(proc, stop_timeout if caught else None)
             finally:
                 if proc.poll() is None:
-                    _signal_group(proc, signal.SIGTERM)
+                    procgroup.signal(proc, signal.SIGTERM)
                     _wait(proc, stop_timeout)
                 for s, handler in old.items():
                     signal.signal(s, handler)
@@ -101,16 +102,9 @@ def parse_phase(line):
     return None
 
 
-def _signal_group(proc, signum):
-    try:
-        os.killpg(proc.pid, signum)
-    except ProcessLookupError:
-        pass
-
-
 def _wait(proc, timeout):
     try:
         return proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
-        _signal_group(proc, signal.SIGKILL)
+        procgroup.signal(proc, signal.SIGKILL)
         return proc.wait()

@@ -8,10 +8,8 @@ the image in Glance, so the next run only registers.
 """
 
 import dataclasses
-import json
 import os
 import signal
-import subprocess
 import tempfile
 import threading
 import time
@@ -20,6 +18,7 @@ from trove_image_builder import catalog
 from trove_image_builder import cloud
 from trove_image_builder import errors
 from trove_image_builder import glance as glance_mod
+from trove_image_builder import imagefile
 from trove_image_builder import lock
 from trove_image_builder import manifest
 from trove_image_builder import register
@@ -89,20 +88,6 @@ class Result:
     notes: tuple = ()
 
 
-def _qemu_img(*args):
-    try:
-        return subprocess.run(('qemu-img',) + args, capture_output=True,
-                              text=True, stdin=subprocess.DEVNULL)
-    except OSError as exc:
-        raise errors.HostError('qemu-img not runnable (apt-get install '
-                               'qemu-utils): %s' % exc)
-
-
-def _last(text):
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    return lines[-1] if lines else 'no details'
-
-
 def check_file(path, declared_format):
     """Exists, readable, and qemu-img agrees with the declared format.
 
@@ -119,24 +104,18 @@ def check_file(path, declared_format):
     except OSError as exc:
         raise errors.InputError('image not readable: %s: %s'
                                 % (path, exc.strerror))
-    res = _qemu_img('info', '--output', 'json', path)
-    if res.returncode != 0:
-        raise errors.InputError('qemu-img cannot read %s: %s'
-                                % (path, _last(res.stderr)))
-    try:
-        found = json.loads(res.stdout).get('format')
-    except ValueError:
-        raise errors.InputError('qemu-img info gave no JSON for %s' % path)
+    found = imagefile.info(path).get('format')
     if declared_format and found != declared_format:
         raise errors.InputError('format mismatch: %s is %s, its manifest '
                                 'or --disk-format says %s'
                                 % (path, found, declared_format))
     if found == 'qcow2':
-        res = _qemu_img('check', '-q', path)
+        res = imagefile.run('check', '-q', path)
         # 1: corruption, 2: check not completed, 3: leaks only (harmless)
         if res.returncode in (1, 2):
             raise errors.InputError('corrupt qcow2 image %s: %s'
-                                    % (path, _last(res.stderr + res.stdout)))
+                                    % (path, imagefile.last_line(
+                                        res.stderr + res.stdout)))
     return found
 
 

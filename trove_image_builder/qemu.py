@@ -9,7 +9,6 @@ host port ever opened is an optional ssh forward on 127.0.0.1.
 import ctypes
 import dataclasses
 import fcntl
-import json
 import logging
 import os
 import platform
@@ -18,6 +17,8 @@ import signal
 import subprocess
 
 from trove_image_builder import errors
+from trove_image_builder import imagefile
+from trove_image_builder import procgroup
 
 LOG = logging.getLogger(__name__)
 
@@ -124,12 +125,7 @@ def kvm_device_usable(path=KVM_DEVICE):
 
 
 def image_format(path):
-    out = subprocess.run(['qemu-img', 'info', '--output', 'json', path],
-                         capture_output=True, text=True)
-    if out.returncode != 0:
-        raise errors.InputError('not a disk image: %s (%s)'
-                                % (path, out.stderr.strip()))
-    return json.loads(out.stdout)['format']
+    return imagefile.info(path)['format']
 
 
 def has_boot_sector(path):
@@ -152,8 +148,7 @@ def create_disk(path, size_gib):
 
 
 def _qemu_img(*args):
-    out = subprocess.run(('qemu-img',) + args, capture_output=True,
-                         text=True)
+    out = imagefile.run(*args)
     if out.returncode != 0:
         raise errors.HostError('qemu-img %s failed: %s'
                                % (args[0], out.stderr.strip()))
@@ -195,11 +190,11 @@ class Machine:
     def stop(self):
         if self.proc is None or self.proc.poll() is not None:
             return
-        _signal(self.proc, signal.SIGTERM)
+        procgroup.signal(self.proc, signal.SIGTERM)
         try:
             self.proc.wait(timeout=self.stop_timeout)
         except subprocess.TimeoutExpired:
-            _signal(self.proc, signal.SIGKILL)
+            procgroup.signal(self.proc, signal.SIGKILL)
             self.proc.wait()
         LOG.debug('qemu stopped (exit code %s)', self.proc.returncode)
 
@@ -217,10 +212,3 @@ class Machine:
     def __exit__(self, *exc):
         self.stop()
         return False
-
-
-def _signal(proc, signum):
-    try:
-        os.killpg(proc.pid, signum)
-    except ProcessLookupError:
-        pass
