@@ -1,5 +1,6 @@
 """Helpers for tests that build and boot real images (root, minutes)."""
 
+import contextlib
 import json
 import os
 import shutil
@@ -38,6 +39,37 @@ def mounts_under(prefix):
     with open('/proc/self/mountinfo') as f:
         return [line.split()[4] for line in f
                 if line.split()[4].startswith(prefix)]
+
+
+@contextlib.contextmanager
+def mounted_root(image, scratch):
+    """Mount the largest partition of a built image read-only.
+
+    The image is converted to a raw scratch copy first, so nothing here
+    can change the image under test; the loop device comes from mount's
+    own autoclear, so unmounting releases it.
+    """
+    raw = os.path.join(scratch, 'inspect.raw')
+    mnt = os.path.join(scratch, 'inspect.mnt')
+    os.makedirs(mnt, exist_ok=True)
+    subprocess.run(['qemu-img', 'convert', '-O', 'raw', image, raw],
+                   check=True, timeout=600)
+    try:
+        table = json.loads(subprocess.run(
+            ['sfdisk', '--json', raw], capture_output=True, text=True,
+            check=True).stdout)['partitiontable']
+        sector = table.get('sectorsize', 512)
+        root = max(table['partitions'], key=lambda p: p['size'])
+        subprocess.run(
+            ['mount', '-o', 'ro,loop,offset=%d,sizelimit=%d'
+             % (root['start'] * sector, root['size'] * sector), raw, mnt],
+            check=True, timeout=60)
+        try:
+            yield mnt
+        finally:
+            subprocess.run(['umount', mnt], check=True, timeout=60)
+    finally:
+        os.unlink(raw)
 
 
 class FunctionalTestCase(testtools.TestCase):

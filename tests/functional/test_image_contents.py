@@ -1,0 +1,77 @@
+"""What a built image must hold for Trove's guest agent to serve a database.
+
+Each fact is read from the image itself and, where Trove decides it, from
+the Trove code installed in the image's agent venv (run in a chroot of
+the image's root filesystem), so a Trove release that moves a path is
+followed by the test as it is by the build.
+"""
+
+import os
+import re
+import subprocess
+
+from tests.functional import base
+
+VENV_PYTHON = '/opt/guest-agent-venv/bin/python'
+
+
+def _entries(path):
+    """name -> fields of a passwd- or group-style file."""
+    with open(path) as f:
+        return {line.split(':')[0]: line.rstrip('\n').split(':')
+                for line in f if line.strip()}
+
+
+class TestImageContents(base.FunctionalTestCase):
+
+    def setUp(self):
+        super().setUp()
+        ws = self.workspace('contents')
+        # The same image test_build made (a cache hit when it ran first).
+        conf = self.config(ws, build={'output_dir': base.TEST_IMAGES})
+        proc, _t = self.run_cli(conf, 'build', 'mariadb', '-f', 'value',
+                                '-c', 'image')
+        self.assertEqual(0, proc.returncode, proc.stderr[-3000:])
+        self.image = proc.stdout.strip()
+        self.ws = ws
+
+    def _in_image(self, root, code):
+        return subprocess.run(
+            ['chroot', root, VENV_PYTHON, '-c', code], capture_output=True,
+            text=True, check=True, timeout=300).stdout.strip()
+
+    def test_agent_can_prepare_and_docker_can_confine(self):
+        with base.mounted_root(self.image, self.ws) as root:
+            unit = open(os.path.join(
+                root, 'etc/systemd/system/guest-agent.service')).read()
+            agent = re.search(r'^User=(\S+)$', unit, re.M).group(1)
+            users = _entries(os.path.join(root, 'etc/passwd'))
+            groups = _entries(os.path.join(root, 'etc/group'))
+            agent_uid = int(users[agent][2])
+
+            # begin_install() writes its markers here as the agent's
+            # user, with no sudo: owned by it and writable by it.
+            state_dir = self._in_image(
+                root, 'from trove.guestagent.datastore import service; '
+                'print(service.BaseDbStatus.GUESTAGENT_DIR)')
+            st = os.stat(os.path.join(root, state_dir.lstrip('/')))
+            self.assertEqual(agent_uid, st.st_uid, state_dir)
+            self.assertTrue(st.st_mode & 0o200, oct(st.st_mode))
+            # The injected config dir: the agent rewrites guest_info.conf.
+            conf_dir = self._in_image(
+                root, 'from trove.common import cfg; '
+                'print(cfg.CONF.injected_config_location)')
+            self.assertEqual(agent_uid, os.stat(os.path.join(
+                root, conf_dir.lstrip('/'))).st_uid, conf_dir)
+
+            # docker.sock is group docker; containers run as the
+            # database_service_uid the agent expects (1001 by default).
+            self.assertIn(agent, groups['docker'][3].split(','))
+            self.assertEqual('1001', users['database'][2])
+
+            # Unprivileged containers (MySQL, PostgreSQL) need dockerd to
+            # load its AppArmor profile: the guest kernel has AppArmor on.
+            parser = os.path.join(root, 'usr/sbin/apparmor_parser')
+            self.assertTrue(os.access(parser, os.X_OK), parser)
+        self.assertEqual([], base.mounts_under(self.ws))
+        self.assertEqual([], base.loops_over(self.ws))
