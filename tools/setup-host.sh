@@ -6,7 +6,8 @@
 #
 #   tools/setup-host.sh [--tests]
 #
-# --tests also installs what the test suite needs (tox, MariaDB, busybox).
+# --tests also installs what the test suite needs (tox, MariaDB, busybox,
+# RabbitMQ for the conformance check).
 # TIB_VENV (default /opt/trove-image-builder/venv) picks the venv.
 set -eu -o pipefail
 
@@ -25,14 +26,16 @@ if [ "$(id -u)" != 0 ]; then
     exit 1
 fi
 
-# Building needs the first line; `verify` (booting an image) the second.
+# Building needs the first line; `verify` (booting an image) the second
+# (socat carries the conformance check's broker into the guest).
 PACKAGES="python3 python3-venv python3-dev sudo git curl qemu-utils \
 debootstrap kpartx squashfs-tools dosfstools gdisk e2fsprogs util-linux \
 fdisk procps xz-utils ca-certificates \
-qemu-system-x86 genisoimage"
+qemu-system-x86 genisoimage socat"
 if [ "$WITH_TESTS" = 1 ]; then
-    # MariaDB for the small test cloud, busybox for test containers.
-    PACKAGES="$PACKAGES mariadb-server busybox-static"
+    # MariaDB for the small test cloud, busybox for test containers,
+    # RabbitMQ for `verify --conformance`.
+    PACKAGES="$PACKAGES mariadb-server busybox-static rabbitmq-server"
 fi
 missing=""
 for pkg in $PACKAGES; do
@@ -42,7 +45,26 @@ done
 if [ -n "$missing" ]; then
     echo "setup-host.sh: installing$missing"
     apt-get update -q
+    # rabbitmq-server's postinst would start a broker on every interface;
+    # the conformance check runs private nodes on 127.0.0.1 instead. An
+    # existing policy-rc.d is left as it is.
+    policy=/usr/sbin/policy-rc.d
+    made_policy=0
+    if [ ! -e "$policy" ]; then
+        printf '#!/bin/sh\nexit 101\n' > "$policy"
+        chmod 0755 "$policy"
+        made_policy=1
+        trap 'rm -f "$policy"' EXIT
+    fi
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q $missing
+    if [ "$made_policy" = 1 ]; then
+        rm -f "$policy"
+        trap - EXIT
+    fi
+fi
+# Never a system-wide broker at boot either.
+if [ -e /lib/systemd/system/rabbitmq-server.service ]; then
+    systemctl disable rabbitmq-server.service >/dev/null 2>&1 || true
 fi
 
 if [ ! -x "$VENV/bin/python" ]; then

@@ -26,6 +26,10 @@ class Version:
     container_image: str
     validation_rules: str
     default: bool
+    # How `container-image build` makes its image from Debian packages
+    # ({debian_release, packages, path}), or None and why not.
+    container_build: dict = None
+    container_build_note: str = ''
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,6 +84,20 @@ def _need(data, key, path):
     return value
 
 
+def _container_build(item, path):
+    build = item.get('container_build')
+    if build is None:
+        return None
+    _need(build, 'debian_release', path)
+    packages = _need(build, 'packages', path)
+    if not isinstance(packages, list) or not all(
+            isinstance(p, str) for p in packages):
+        raise errors.HostError('%s: container_build packages must be a '
+                               'list of package names' % path)
+    return {'debian_release': str(build['debian_release']),
+            'packages': list(packages), 'path': str(build.get('path', ''))}
+
+
 def parse_datastore(data, element, path):
     """Validate one datastore.yaml document and return a Datastore."""
     name = str(_need(data, 'datastore', path))
@@ -93,7 +111,10 @@ def parse_datastore(data, element, path):
             manager=manager,
             container_image=str(_need(item, 'container_image', path)),
             validation_rules=str(item.get('validation_rules') or ''),
-            default=bool(item.get('default', False))))
+            default=bool(item.get('default', False)),
+            container_build=_container_build(item, path),
+            container_build_note=str(item.get('container_build_note')
+                                     or '')))
     names = [v.name for v in versions]
     if len(set(names)) != len(names):
         raise errors.HostError('%s: duplicate version names' % path)

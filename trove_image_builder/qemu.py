@@ -2,11 +2,13 @@
 
 The image under test is only ever a read-only backing file: the guest
 writes to a throw-away qcow2 overlay. The guest's network is qemu's
-user-mode stack with restrict=on (no packet leaves the host); the only
-host port ever opened is an optional ssh forward on 127.0.0.1.
+user-mode stack with restrict=on (no packet leaves the host); host ports
+are only ever opened on 127.0.0.1 (an optional ssh forward, the
+conformance check's database port), and the guest reaches the host only
+through commands named in guest_forwards (the conformance check's
+broker).
 """
 
-import ctypes
 import dataclasses
 import fcntl
 import logging
@@ -25,7 +27,6 @@ LOG = logging.getLogger(__name__)
 KVM_DEVICE = '/dev/kvm'
 _KVM_GET_API_VERSION = 0xAE00
 _KVM_API_VERSION = 12
-_PR_SET_PDEATHSIG = 1
 STOP_TIMEOUT = 10
 
 
@@ -44,6 +45,12 @@ class Spec:
     ssh_port: int = None
     binary: str = 'qemu-system-x86_64'
     name: str = 'tib-verify'
+    # (host port on 127.0.0.1, guest port) pairs forwarded into the guest.
+    host_forwards: tuple = ()
+    # (guest address, guest port, host command) triples: a guest
+    # connection to address:port runs the command with the connection on
+    # its stdin/stdout (one command per connection).
+    guest_forwards: tuple = ()
 
 
 def _opt(value):
@@ -56,8 +63,15 @@ def argv(spec):
     if spec.accel not in ('kvm', 'tcg'):
         raise ValueError('accelerator must be kvm or tcg: %r' % spec.accel)
     netdev = 'user,id=net0,restrict=on'
+    forwards = list(spec.host_forwards)
     if spec.ssh_port:
-        netdev += ',hostfwd=tcp:127.0.0.1:%d-:22' % int(spec.ssh_port)
+        forwards.append((spec.ssh_port, 22))
+    for host_port, guest_port in forwards:
+        netdev += ',hostfwd=tcp:127.0.0.1:%d-:%d' % (int(host_port),
+                                                     int(guest_port))
+    for address, port, command in spec.guest_forwards:
+        netdev += ',guestfwd=tcp:%s:%d-cmd:%s' % (address, int(port),
+                                                  _opt(command))
     args = [
         spec.binary, '-name', _opt(spec.name),
         '-machine', 'pc', '-accel', spec.accel,
@@ -154,12 +168,6 @@ def _qemu_img(*args):
                                % (args[0], out.stderr.strip()))
 
 
-def _die_with_parent():
-    # If this tool is killed outright, the kernel stops qemu too.
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-
-
 class Machine:
     """A running qemu; a context manager that always stops it.
 
@@ -180,7 +188,7 @@ class Machine:
             self.proc = subprocess.Popen(
                 self.argv, stdin=subprocess.DEVNULL, stdout=err,
                 stderr=subprocess.STDOUT, start_new_session=True,
-                preexec_fn=_die_with_parent)
+                preexec_fn=procgroup.die_with_parent)
         return self
 
     def poll(self):

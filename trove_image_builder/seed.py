@@ -156,6 +156,14 @@ class GuestConfig:
         default_factory=lambda: 'fa:16:3e:%02x:%02x:%02x'
         % tuple(secrets.token_bytes(3)))
     hostname: str = 'tib-verify'
+    # The conformance check's real broker (as the guest reaches it), the
+    # instance's RPC encryption key and more [DEFAULT] agent options;
+    # without them the agent gets a broker nobody answers on.
+    transport_url: str = None
+    rpc_key: str = None
+    agent_options: tuple = ()
+    # The verify check script (it reports readiness on the console).
+    checks: bool = True
 
 
 def guest_info(cfg):
@@ -169,14 +177,17 @@ def guest_info(cfg):
         lines.append('datastore_registry_ext=%s:%s'
                      % (cfg.manager, REGISTRY_EXT[cfg.manager]))
     lines.append('network_isolation=False')
+    if cfg.rpc_key:
+        lines.append('instance_rpc_encr_key=%s' % cfg.rpc_key)
     return '\n'.join(lines) + '\n'
 
 
 def guestagent_conf(cfg, transport_secret):
-    """A trove-guestagent.conf like a deployment's (no real broker).
+    """A trove-guestagent.conf like a deployment's.
 
-    The broker URL points at the guest itself, where nothing listens,
-    so the agent retries quietly and no packet leaves the guest.
+    Without cfg.transport_url the broker URL points at the guest itself,
+    where nothing listens, so the agent retries quietly and no packet
+    leaves the guest.
     """
     lines = [
         '[DEFAULT]',
@@ -184,12 +195,14 @@ def guestagent_conf(cfg, transport_secret):
         'log_dir = %s' % os.path.dirname(AGENT_LOG),
         'log_file = %s' % os.path.basename(AGENT_LOG),
         'control_exchange = trove',
-        'transport_url = rabbit://verify:%s@127.0.0.1:5672/'
-        % transport_secret,
+        'transport_url = %s' % (
+            cfg.transport_url or 'rabbit://verify:%s@127.0.0.1:5672/'
+            % transport_secret),
         'command_process_timeout = 60',
         'root_grant = ALL',
         'root_grant_option = True',
     ]
+    lines += ['%s = %s' % kv for kv in cfg.agent_options]
     if cfg.docker_image:
         lines += ['', '[%s]' % cfg.manager,
                   'docker_image = %s' % cfg.docker_image]
@@ -219,16 +232,19 @@ def user_data(cfg):
         {'path': os.path.join(CONF_DIR, 'trove-guestagent.conf'),
          'encoding': 'b64', 'owner': owner,
          'content': _b64(guestagent_conf(cfg, secret))},
-        {'path': CHECK_DIR + '/params', 'permissions': '0600',
-         'content': _params(cfg)},
-        {'path': CHECK_DIR + '/check', 'permissions': '0700',
-         'content': CHECK_SCRIPT},
     ]
-    # systemd-run: the check outlives cloud-final, which it waits for.
-    # bash runs it: /run is mounted noexec on Debian.
-    doc = {'write_files': files,
-           'runcmd': [['systemd-run', '--unit=tib-verify', '--no-block',
-                       '/bin/bash', CHECK_DIR + '/check']]}
+    doc = {'write_files': files}
+    if cfg.checks:
+        files += [
+            {'path': CHECK_DIR + '/params', 'permissions': '0600',
+             'content': _params(cfg)},
+            {'path': CHECK_DIR + '/check', 'permissions': '0700',
+             'content': CHECK_SCRIPT},
+        ]
+        # systemd-run: the check outlives cloud-final, which it waits
+        # for. bash runs it: /run is mounted noexec on Debian.
+        doc['runcmd'] = [['systemd-run', '--unit=tib-verify', '--no-block',
+                          '/bin/bash', CHECK_DIR + '/check']]
     # JSON is YAML: cloud-init reads it as cloud-config.
     return '#cloud-config\n' + json.dumps(doc, indent=1) + '\n'
 

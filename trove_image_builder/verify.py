@@ -195,7 +195,7 @@ class Result:
 
 
 @contextlib.contextmanager
-def _interruptible():
+def interruptible():
     """SIGINT/SIGTERM unwind the stack, so every `with` cleans up."""
     def _raise(signum, frame):
         # Once is enough: let the cleanup that follows finish.
@@ -227,7 +227,7 @@ def _verify_lock(directory, name):
         os.close(fd)
 
 
-def _check_manifest(image_path, data):
+def check_manifest(image_path, data):
     """The manifest must describe this very image file."""
     if os.path.getsize(image_path) != data.get('size') or \
             manifest.sha256_file(image_path) != data.get('sha256'):
@@ -255,7 +255,7 @@ def _expected_images(data):
             for image in archive.get('images', [])]
 
 
-def _accelerators(choice, kvm_usable=None):
+def accelerators(choice, kvm_usable=None):
     """[(accelerator, probe?)], and a note on why KVM is not tried."""
     if choice == 'tcg':
         return [('tcg', False)], None
@@ -365,9 +365,9 @@ def run(image_path, opts, progress=None):
                                 % image_path)
     data = manifest.read(image_path)
     if data is not None:
-        _check_manifest(image_path, data)
+        check_manifest(image_path, data)
     binary = qemu.find_binary(opts.qemu)
-    attempts, kvm_note = _accelerators(opts.accelerator)
+    attempts, kvm_note = accelerators(opts.accelerator)
     os.makedirs(opts.work_dir, exist_ok=True)
     if attempts[0] == ('kvm', True):
         reason = known_bad_kvm(opts.work_dir, binary)
@@ -381,7 +381,7 @@ def run(image_path, opts, progress=None):
     cfg = guest_config(data, opts)
 
     with _verify_lock(os.path.dirname(serial_log), name), \
-            _interruptible():
+            interruptible():
         tmp = tempfile.mkdtemp(prefix='verify-%s-' % name,
                                dir=opts.work_dir)
         try:

@@ -297,14 +297,14 @@ class TestAccelerator(VerifyTestBase):
         ok = mock.Mock(return_value=(True, ''))
         bad = mock.Mock(return_value=(False, 'no /dev/kvm'))
         self.assertEqual(([('tcg', False)], None),
-                         verify._accelerators('tcg', ok))
+                         verify.accelerators('tcg', ok))
         self.assertEqual(([('kvm', True), ('tcg', False)], None),
-                         verify._accelerators('auto', ok))
+                         verify.accelerators('auto', ok))
         self.assertEqual(([('tcg', False)], 'no /dev/kvm'),
-                         verify._accelerators('auto', bad))
+                         verify.accelerators('auto', bad))
         self.assertEqual(([('kvm', False)], None),
-                         verify._accelerators('kvm', ok))
-        self.assertRaises(errors.HostError, verify._accelerators, 'kvm',
+                         verify.accelerators('kvm', ok))
+        self.assertRaises(errors.HostError, verify.accelerators, 'kvm',
                           bad)
 
 
@@ -377,7 +377,7 @@ class TestSignals(base.TestCase):
 
     def test_signal_becomes_interrupted_and_handlers_come_back(self):
         before = signal.getsignal(signal.SIGTERM)
-        with verify._interruptible():
+        with verify.interruptible():
             exc = self.assertRaises(errors.Interrupted, os.kill,
                                     os.getpid(), signal.SIGTERM)
             self.assertIn('interrupted by SIGTERM', str(exc))

@@ -4,11 +4,15 @@ import sys
 
 from cliff import show
 
+from trove_image_builder import conformance
 from trove_image_builder import errors
 from trove_image_builder import verify
 
 SHOWN = ('image', 'result', 'seconds', 'accelerator', 'checks',
          'serial_log', 'manifest')
+CONFORMANCE_SHOWN = ('image', 'result', 'datastore', 'datastore_version',
+                     'container_image', 'trove_version', 'seconds',
+                     'accelerator', 'steps', 'serial_log', 'manifest')
 
 
 def _progress(message):
@@ -42,6 +46,19 @@ class Verify(show.ShowOne):
         parser.add_argument('--ssh-port', type=int, metavar='PORT',
                             help='Forward 127.0.0.1:PORT to the guest\'s '
                                  'ssh while it runs.')
+        parser.add_argument('--conformance', metavar='DATASTORE[:VERSION]',
+                            help='Instead of the readiness checks, drive '
+                                 'the guest agent with Trove\'s own RPC '
+                                 'client through prepare of this '
+                                 'datastore version, create a database '
+                                 'and a user, and use them from a real '
+                                 'client. Needs rabbitmq-server and '
+                                 'socat, and the version\'s container '
+                                 'image embedded in the image.')
+        parser.add_argument('--transport-url', metavar='URL',
+                            help='With --conformance: use this broker '
+                                 'instead of a private RabbitMQ. Default: '
+                                 '[conformance] transport_url.')
         parser.add_argument('--no-record', dest='record',
                             action='store_false', default=None,
                             help='Do not write the result into the '
@@ -50,6 +67,11 @@ class Verify(show.ShowOne):
 
     def take_action(self, parsed_args):
         a = parsed_args
+        if a.conformance:
+            return self._conformance(a)
+        if a.transport_url:
+            raise errors.InputError('--transport-url goes with '
+                                    '--conformance')
         opts = verify.Options.from_conf(
             self.app.conf, timeout=a.timeout, accelerator=a.accelerator,
             memory=a.memory, cpus=a.cpus, seed=a.seed,
@@ -70,3 +92,32 @@ class Verify(show.ShowOne):
                 'serial_log': result.serial_log,
                 'manifest': result.manifest_path}
         return SHOWN, tuple(data.get(k) for k in SHOWN)
+
+    def _conformance(self, a):
+        conf = self.app.conf
+        opts = conformance.Options.from_conf(
+            conf, accelerator=a.accelerator, memory=a.memory, cpus=a.cpus,
+            record=a.record, transport_url=a.transport_url,
+            boot_timeout=a.timeout)
+        result = conformance.run(a.image, a.conformance, opts,
+                                 conformance.load_catalog(conf),
+                                 progress=_progress)
+        if not result.passed:
+            for line in result.tail:
+                _progress('  | ' + line)
+            raise errors.VerifyFailed(result.message,
+                                      serial_log=result.serial_log,
+                                      tail=result.tail)
+        data = {'image': result.image_path, 'result': 'pass',
+                'datastore': result.target.datastore,
+                'datastore_version': result.target.version,
+                'container_image': result.target.container_ref,
+                'trove_version': result.trove_version,
+                'seconds': result.seconds,
+                'accelerator': result.accelerator,
+                'steps': ', '.join('%s %ss' % (s['step'], s['seconds'])
+                                   for s in result.steps),
+                'serial_log': result.serial_log,
+                'manifest': result.manifest_path}
+        return CONFORMANCE_SHOWN, tuple(data.get(k)
+                                        for k in CONFORMANCE_SHOWN)

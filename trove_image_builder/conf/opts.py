@@ -2,6 +2,7 @@
 
 from trove_image_builder.conf import build
 from trove_image_builder.conf import cloud
+from trove_image_builder.conf import conformance
 from trove_image_builder.conf import container_images
 from trove_image_builder.conf import dib
 from trove_image_builder.conf import guest_agent
@@ -10,7 +11,7 @@ from trove_image_builder.conf import trove
 from trove_image_builder.conf import verify
 
 MODULES = (build, guest_agent, mirrors, dib, container_images, verify,
-           cloud, trove)
+           conformance, cloud, trove)
 
 
 def list_opts():

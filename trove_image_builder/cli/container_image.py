@@ -1,0 +1,68 @@
+"""`container-image build`: a datastore's container image, offline."""
+
+import sys
+
+from cliff import show
+
+from trove_image_builder import catalog
+from trove_image_builder import containerimage
+from trove_image_builder import datafiles
+
+SHOWN = ('archive', 'tag', 'image_id', 'packages', 'size', 'seconds',
+         'cached', 'record')
+
+
+def _progress(message):
+    sys.stderr.write(message + '\n')
+    sys.stderr.flush()
+
+
+class ContainerImageBuild(show.ShowOne):
+    """Build a datastore version's container image from Debian packages.
+
+    No registry is used: the image is made with debootstrap from the
+    packages its datastore.yaml names, with an entrypoint written for
+    Trove's guest agent, and saved as a docker-archive named as
+    [container_images] archive_dir expects (mariadb:10.11.11 ->
+    mariadb_10.11.11.tar). Embed it with build --embed-container-image.
+    MySQL is not packaged by Debian: supply its archive yourself.
+    """
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument('spec', metavar='DATASTORE[:VERSION]',
+                            help='For example mariadb:10.11 or '
+                                 'postgresql:15 (default: the datastore\'s '
+                                 'default version).')
+        parser.add_argument('--output-dir', metavar='DIR',
+                            help='Default: [container_images] archive_dir, '
+                                 'else [build] output_dir.')
+        parser.add_argument('--tag', metavar='NAME:TAG',
+                            help='Default: the version\'s container_image '
+                                 '(its tag is what the agent runs).')
+        parser.add_argument('--force', action='store_true',
+                            help='Rebuild even when the archive is up to '
+                                 'date.')
+        return parser
+
+    def take_action(self, parsed_args):
+        a = parsed_args
+        conf = self.app.conf
+        datastore, _sep, version = a.spec.partition(':')
+        cat = catalog.Catalog.load(datafiles.elements_dir(
+            conf.build.elements_dir))
+        rec = containerimage.recipe(cat, datastore, version or None,
+                                    tag=a.tag)
+        output_dir = (a.output_dir or conf.container_images.archive_dir or
+                      conf.build.output_dir)
+        result = containerimage.build(
+            rec, output_dir, conf.build.cache_dir, conf.build.work_dir,
+            mirror=conf.mirrors.debian, force=a.force,
+            progress=_progress)
+        data = dict(archive=result.archive, tag=result.tag,
+                    image_id=result.image_id,
+                    packages=', '.join('%s %s' % kv for kv in
+                                       sorted(result.packages.items())),
+                    size=result.size, seconds=result.seconds,
+                    cached=result.cached, record=result.record)
+        return SHOWN, tuple(data[k] for k in SHOWN)
