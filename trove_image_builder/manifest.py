@@ -9,9 +9,9 @@ import json
 import os
 
 from trove_image_builder import errors
+from trove_image_builder import imagefile
 
 SCHEMA = 1
-CHUNK = 4 * 1024 * 1024
 
 
 def path_for(image_path):
@@ -23,7 +23,7 @@ def sha256_file(path):
     digest = hashlib.sha256()
     with open(path, 'rb') as f:
         while True:
-            block = f.read(CHUNK)
+            block = f.read(imagefile.CHUNK)
             if not block:
                 break
             digest.update(block)

@@ -11,7 +11,7 @@ import sys
 import tempfile
 import unittest
 
-from trove_image_builder import partmap
+from trove_image_builder.build import partmap
 
 TOOLS = ('losetup', 'partx', 'blockdev', 'parted', 'sgdisk', 'mkfs.ext4',
          'mount', 'umount', 'fstrim')

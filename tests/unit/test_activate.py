@@ -10,7 +10,8 @@ from tests.unit import test_load
 from tests.unit import test_register
 from trove_image_builder import activate
 from trove_image_builder.cli import app
-from trove_image_builder import cloud
+from trove_image_builder.cloud import calls
+from trove_image_builder.cloud import connection
 from trove_image_builder import errors
 from trove_image_builder import register
 
@@ -121,11 +122,11 @@ class TestCli(base.TestCase):
             {'id': 'img-1011', 'status': 'active', 'tags': list(TAGS)},
             {'id': 'img-114', 'status': 'active', 'tags': []}])
         self.useFixture(fixtures.MockPatchObject(
-            cloud, 'connect', return_value=mock.Mock()))
+            connection, 'connect', return_value=mock.Mock()))
         self.useFixture(fixtures.MockPatchObject(
             register, 'make', side_effect=lambda *a: self.reg))
         self.useFixture(fixtures.MockPatch(
-            'trove_image_builder.glance.Glance',
+            'trove_image_builder.cloud.glance.Glance',
             side_effect=lambda *a: self.glance))
 
     def run_cli(self, *argv):
@@ -158,7 +159,7 @@ class TestCli(base.TestCase):
         self.assertTrue(self.reg.version('mariadb', '10.11').default)
 
     def test_cloud_errors_are_one_line(self):
-        cloud.connect.side_effect = errors.CloudError(
+        connection.connect.side_effect = errors.CloudError(
             'authentication failed: Keystone refused the credentials')
         rc, _out, err = self.run_cli('activate', 'mariadb', '11.4')
         self.assertEqual(errors.CloudError.exit_code, rc)
@@ -202,13 +203,13 @@ class TestTranslate(base.TestCase):
                                          ' endpoint'),
         ]
         for exc, text in cases:
-            self.assertEqual(text, str(cloud.translate(exc, 'Glance')))
+            self.assertEqual(text, str(calls.translate(exc, 'Glance')))
 
     def test_insecure_only_when_asked(self):
         with mock.patch('openstack.connect') as connect:
-            cloud.connect(cloud.Options(os_cloud='c'))
+            connection.connect(connection.Options(os_cloud='c'))
             self.assertNotIn('verify', connect.call_args[1])
-            cloud.connect(cloud.Options(os_cloud='c', insecure=True))
+            connection.connect(connection.Options(os_cloud='c', insecure=True))
             self.assertFalse(connect.call_args[1]['verify'])
-            cloud.connect(cloud.Options(cacert='/ca.pem'))
+            connection.connect(connection.Options(cacert='/ca.pem'))
             self.assertEqual('/ca.pem', connect.call_args[1]['cacert'])

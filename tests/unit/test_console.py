@@ -1,7 +1,7 @@
 import os
 
 from tests.unit import base
-from trove_image_builder import console
+from trove_image_builder.verify import console
 
 NONCE = 'a1b2c3d4e5f6'
 

@@ -11,7 +11,7 @@ from tests import archives
 from tests.unit import base
 from tests.unit import test_build
 from trove_image_builder import build
-from trove_image_builder import containers
+from trove_image_builder.build import containers
 from trove_image_builder import errors
 
 LIB = os.path.join(base.ELEMENTS, containers._LIB)

@@ -13,15 +13,17 @@ from tests.unit import test_register
 from trove_image_builder import build
 from trove_image_builder import catalog
 from trove_image_builder.cli import app
+from trove_image_builder.cloud import flavors
+from trove_image_builder.cloud import quota
 from trove_image_builder import deploy
+from trove_image_builder.deploy import datastores
+from trove_image_builder.deploy import fetch
+from trove_image_builder.deploy import state as state_mod
+from trove_image_builder.deploy import troveconf
+from trove_image_builder.deploy import undeploy
 from trove_image_builder import errors
-from trove_image_builder import fetch
-from trove_image_builder import flavors
 from trove_image_builder import manifest
-from trove_image_builder import quota
 from trove_image_builder import register
-from trove_image_builder import teardown
-from trove_image_builder import troveconf
 
 GLANCE = test_load.GLANCE
 
@@ -98,12 +100,12 @@ class ApiRegistrar(test_register.FakeRegistrar):
 class TestTroveConf(base.TestCase):
 
     def test_entries_default_versions_and_order(self):
-        found = troveconf.parse_entries('mysql, mariadb:11.4 mariadb:10.11',
-                                        real_catalog())
+        found = datastores.parse_entries('mysql, mariadb:11.4 mariadb:10.11',
+                                         real_catalog())
         self.assertEqual([('mysql', '8.4'), ('mariadb', '11.4'),
                           ('mariadb', '10.11')],
                          [(v.datastore, v.name) for v in found])
-        firsts = troveconf.first_per_datastore(found)
+        firsts = datastores.first_per_datastore(found)
         self.assertEqual(['mysql', 'mariadb'], list(firsts))
         self.assertEqual('11.4', firsts['mariadb'].name)
 
@@ -114,7 +116,7 @@ class TestTroveConf(base.TestCase):
                               ('mariadb:9.9', 'unknown version'),
                               ('mariadb mariadb:10.11', 'listed twice')):
             self.assertRaisesRegex(errors.InputError, pattern,
-                                   troveconf.parse_entries, text, cat)
+                                   datastores.parse_entries, text, cat)
 
     def test_repository(self):
         for image, repo in (('mariadb:10.11.11', 'mariadb'),
@@ -125,8 +127,8 @@ class TestTroveConf(base.TestCase):
             self.assertEqual(repo, troveconf.repository(image))
 
     def test_trove_and_guestagent_lines(self):
-        versions = troveconf.parse_entries('postgresql:16 mariadb',
-                                           real_catalog())
+        versions = datastores.parse_entries('postgresql:16 mariadb',
+                                            real_catalog())
         self.assertEqual([('DEFAULT', 'default_datastore', 'postgresql'),
                           ('postgresql', 'docker_image', 'postgres'),
                           ('mariadb', 'docker_image', 'mariadb')],
@@ -142,7 +144,7 @@ class TestTroveConf(base.TestCase):
                                troveconf.docker_images, (ver, other))
 
     def test_tempest_lines(self):
-        versions = troveconf.parse_entries(
+        versions = datastores.parse_entries(
             'mariadb:11.4 mysql mariadb:10.11', real_catalog())
         lines = troveconf.lines(versions, 'tempest',
                                 flavors.parse_all(flavors.DEFAULTS))
@@ -361,12 +363,12 @@ class TestState(base.TestCase):
 
     def test_merge_over_runs_and_forget(self):
         path = os.path.join(self.tmp, 'st', 'state.json')
-        state = deploy.State.load(path)
+        state = state_mod.State.load(path)
         state.note('images', 'img-1', True, name='a')
         state.note('datastores', 'mysql', False)
         state.note_limit(quota.Change('registered_limit', 'r', 1000, 1300))
         state.save()
-        again = deploy.State.load(path)
+        again = state_mod.State.load(path)
         again.note('images', 'img-1', False, name='a')
         again.note_limit(quota.Change('registered_limit', 'r', 1300, 1500))
         self.assertEqual({'img-1': {'made': True, 'name': 'a'}},
@@ -382,7 +384,7 @@ class TestState(base.TestCase):
 
     def test_unreadable(self):
         path = base.write(os.path.join(self.tmp, 's.json'), '[1]')
-        self.assertRaises(errors.InputError, deploy.State.load, path)
+        self.assertRaises(errors.InputError, state_mod.State.load, path)
 
 
 class TestChooseRegistrar(base.TestCase):
@@ -390,18 +392,18 @@ class TestChooseRegistrar(base.TestCase):
     def test_choices(self):
         say = []
         conn = FakeConn(endpoints=('database',))
-        self.assertEqual('api', deploy.choose_registrar(conn, 'api', say))
+        self.assertEqual('api', register.choose(conn, 'api', say))
         conn.session = mock.Mock()
         conn.session.get.return_value = FakeResponse(200, {})
-        self.assertEqual('api', deploy.choose_registrar(conn, 'auto',
-                                                        say.append))
+        self.assertEqual('api', register.choose(conn, 'auto',
+                                                say.append))
         self.assertEqual('http://database.test/',
                          conn.session.get.call_args[0][0])
         conn.session.get.side_effect = ksa_exc.ConnectFailure('refused')
-        self.assertEqual('manage', deploy.choose_registrar(conn, 'auto',
-                                                           say.append))
+        self.assertEqual('manage', register.choose(conn, 'auto',
+                                                   say.append))
         self.assertIn('not answering', say[-1])
-        self.assertEqual('manage', deploy.choose_registrar(
+        self.assertEqual('manage', register.choose(
             FakeConn(endpoints=()), 'auto', say.append))
         self.assertIn('no Trove endpoint', say[-1])
 
@@ -458,7 +460,7 @@ class TestDeploy(DeployTestBase):
                          'mysql-8.4', 'postgresql-16'} <= set(image['tags']))
         self.assertEqual(['created', 'created'],
                          [f.action for f in first.flavors])
-        state = deploy.State.load(self.state_file)
+        state = state_mod.State.load(self.state_file)
         self.assertEqual([image['id']], list(state.made('images')))
         self.assertEqual(4, len(state.made('versions')))
         self.assertEqual(['d2', 'd3'], sorted(state.made('flavors')))
@@ -472,9 +474,9 @@ class TestDeploy(DeployTestBase):
         self.assertEqual(['exists', 'exists'],
                          [f.action for f in second.flavors])
         self.assertEqual(state.data,
-                         deploy.State.load(self.state_file).data)
+                         state_mod.State.load(self.state_file).data)
 
-        removed = teardown.run(self.state_file, lambda: self.conn,
+        removed = undeploy.run(self.state_file, lambda: self.conn,
                                registrar_kind='api')
         self.assertEqual({'removed'}, {r.action for r in removed})
         self.assertEqual(['version'] * 4 + ['datastore'] * 3 + ['image'] +
@@ -483,7 +485,7 @@ class TestDeploy(DeployTestBase):
         self.assertEqual({}, self.server.images)
         self.assertEqual({}, self.conn.compute.flavors)
         self.assertFalse(os.path.exists(self.state_file))
-        self.assertEqual((), teardown.run(self.state_file,
+        self.assertEqual((), undeploy.run(self.state_file,
                                           lambda: self.conn))
 
     def test_keeps_what_it_did_not_make(self):
@@ -492,7 +494,7 @@ class TestDeploy(DeployTestBase):
             image_tags=('trove',)))
         self.conn.compute.flavors['d2'] = FakeFlavor(id='d2', name='ds1G')
         self.deploy(datastores='mysql:8.4')
-        removed = teardown.run(self.state_file, lambda: self.conn,
+        removed = undeploy.run(self.state_file, lambda: self.conn,
                                registrar_kind='api', say=self.lines.append)
         self.assertEqual(['version', 'image', 'flavor'],
                          [r.kind for r in removed])
@@ -506,7 +508,7 @@ class TestDeploy(DeployTestBase):
         self.reg.register(test_register.wanted(
             datastore='mysql', name='8.0', version_number='8.0.1',
             image_tags=('trove',)))
-        removed = teardown.run(self.state_file, lambda: self.conn,
+        removed = undeploy.run(self.state_file, lambda: self.conn,
                                registrar_kind='api', say=self.lines.append)
         self.assertIn(('datastore', 'mysql', 'kept'),
                       [(r.kind, r.name, r.action) for r in removed])
@@ -517,14 +519,14 @@ class TestDeploy(DeployTestBase):
     def test_manage_registrar_leaves_registrations(self):
         self.deploy(datastores='mysql')
         self.reg.name = 'manage'
-        removed = teardown.run(self.state_file, lambda: self.conn,
+        removed = undeploy.run(self.state_file, lambda: self.conn,
                                registrar_kind='manage',
                                say=self.lines.append)
         self.assertIn(('version', 'mysql/8.4', 'kept'),
                       [(r.kind, r.name, r.action) for r in removed])
         self.assertEqual({}, self.server.images)
         self.assertIn('left in place', self.lines[-1])
-        self.assertIn('mysql/8.4', deploy.State.load(
+        self.assertIn('mysql/8.4', state_mod.State.load(
             self.state_file).made('versions'))
 
     def test_no_compute_no_activate_no_flavors(self):
@@ -548,18 +550,18 @@ class TestDeploy(DeployTestBase):
         need = 1000 + -(-os.path.getsize(self.image) // 2 ** 20)
         self.assertEqual(need, result.limit_change.new)
         self.assertEqual(need, keystone.registered['default_limit'])
-        teardown.run(self.state_file, lambda: self.conn,
+        undeploy.run(self.state_file, lambda: self.conn,
                      registrar_kind='api', connect_limits=lambda: limits)
         self.assertEqual(1000, keystone.registered['default_limit'])
 
     def test_quota_changed_since_is_left_alone(self):
-        state = deploy.State.load(self.state_file)
+        state = state_mod.State.load(self.state_file)
         state.note_limit(quota.Change('registered_limit', 'reg', 1000,
                                       1500))
         state.save()
         keystone = FakeKeystone(registered=2000)
         self.conn.identity = keystone
-        removed = teardown.run(self.state_file, lambda: self.conn,
+        removed = undeploy.run(self.state_file, lambda: self.conn,
                                registrar_kind='api', say=self.lines.append)
         self.assertEqual(['kept'], [r.action for r in removed])
         self.assertEqual(2000, keystone.registered['default_limit'])
@@ -568,7 +570,7 @@ class TestDeploy(DeployTestBase):
         self.reg.set_default = mock.Mock(side_effect=errors.CloudError('x'))
         self.assertRaises(errors.CloudError, self.deploy,
                           datastores='mysql')
-        state = deploy.State.load(self.state_file)
+        state = state_mod.State.load(self.state_file)
         self.assertEqual(1, len(state.made('images')))
         self.assertEqual(['mysql/8.4'], list(state.made('versions')))
 
@@ -707,8 +709,8 @@ class TestCli(base.TestCase):
 
     def test_undeploy(self):
         run = self.useFixture(fixtures.MockPatchObject(
-            teardown, 'run', return_value=(
-                teardown.Removed('image', 'img-1 (x)', 'removed'),))).mock
+            undeploy, 'run', return_value=(
+                undeploy.Removed('image', 'img-1 (x)', 'removed'),))).mock
         rc, out, err = self.run_cli('undeploy', '--state-file', '/s.json',
                                     '-f', 'value')
         self.assertEqual(0, rc, err)

@@ -6,7 +6,7 @@ import threading
 import time
 
 from tests.unit import base
-from trove_image_builder import dib
+from trove_image_builder.build import dib
 from trove_image_builder import errors
 
 

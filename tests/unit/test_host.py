@@ -2,8 +2,8 @@ import os
 from unittest import mock
 
 from tests.unit import base
+from trove_image_builder.build import host
 from trove_image_builder import errors
-from trove_image_builder import host
 
 DEB822 = """\
 Types: deb

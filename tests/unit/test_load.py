@@ -10,8 +10,9 @@ import requests
 from requests_mock.contrib import fixture as rm_fixture
 
 from tests.unit import base
+from trove_image_builder.cloud import glance as glance_mod
 from trove_image_builder import errors
-from trove_image_builder import glance as glance_mod
+from trove_image_builder import imagefile
 from trove_image_builder import load
 from trove_image_builder import manifest
 from trove_image_builder import register
@@ -285,7 +286,7 @@ class TestBody(base.TestCase):
         self.assertEqual(len(data), len(body))
         blocks = list(body)
         self.assertEqual(data, b''.join(blocks))
-        self.assertTrue(all(len(b) <= glance_mod.CHUNK for b in blocks))
+        self.assertTrue(all(len(b) <= imagefile.CHUNK for b in blocks))
         self.assertEqual(3, len(blocks))
         self.assertEqual({'sha256': hashlib.sha256(data).hexdigest(),
                           'sha512': hashlib.sha512(data).hexdigest()},

@@ -1,11 +1,11 @@
 import os
 
 from tests.unit import base
+from trove_image_builder.build import inputs
+from trove_image_builder.build import sweep
 from trove_image_builder import errors
-from trove_image_builder import inputs
 from trove_image_builder import manifest
 from trove_image_builder import redact
-from trove_image_builder import sweep
 
 
 class TestManifest(base.TestCase):

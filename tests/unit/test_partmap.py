@@ -13,7 +13,7 @@ import tempfile
 import unittest
 from unittest import mock
 
-from trove_image_builder import partmap
+from trove_image_builder.build import partmap
 
 MBR_TABLE = ('1 2048 38912 0x83\n'
              '2 40960 81920 0xf\n'

@@ -8,7 +8,7 @@ from unittest import mock
 
 from tests.unit import base
 from trove_image_builder import errors
-from trove_image_builder import qemu
+from trove_image_builder.verify import qemu
 
 
 def spec(**kw):

@@ -6,7 +6,7 @@ import shutil
 import subprocess
 
 from tests.unit import base
-from trove_image_builder import seed
+from trove_image_builder.verify import seed
 
 
 def cfg(**kw):
@@ -73,8 +73,9 @@ class TestUserData(base.TestCase):
         agent = files['/etc/trove/conf.d/trove-guestagent.conf']
         self.assertIn('transport_url = rabbit://verify:',
                       base64.b64decode(agent['content']).decode())
-        self.assertEqual(seed.CHECK_SCRIPT,
-                         files['/run/tib-verify/check']['content'])
+        with open(seed.CHECK_SCRIPT, encoding='utf-8') as f:
+            self.assertEqual(f.read(),
+                             files['/run/tib-verify/check']['content'])
         params = files['/run/tib-verify/params']['content']
         self.assertIn('nonce=%s\n' % c.nonce, params)
         self.assertIn('guest_id=%s\n' % c.guest_id, params)
@@ -100,14 +101,13 @@ class TestUserData(base.TestCase):
         self.assertNotEqual(secret(c), secret(c))
 
     def test_check_script_is_valid_bash(self):
-        path = base.write(os.path.join(self.tmp, 'check'), seed.CHECK_SCRIPT)
-        out = subprocess.run(['bash', '-n', path], capture_output=True,
-                             text=True)
+        out = subprocess.run(['bash', '-n', seed.CHECK_SCRIPT],
+                             capture_output=True, text=True)
         self.assertEqual(0, out.returncode, out.stderr)
         # The markers' check names are the ones verify expects.
         for name in ('cloud-init', 'agent-config', 'images-end', 'done',
                      'wait_unit docker', 'wait_unit guest-agent'):
-            self.assertIn(name, seed.CHECK_SCRIPT)
+            self.assertIn(name, seed.check_script())
 
 
 class TestTree(base.TestCase):

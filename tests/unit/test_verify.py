@@ -8,10 +8,10 @@ import fixtures
 
 from tests.unit import base
 from trove_image_builder.cli import app
-from trove_image_builder import console
 from trove_image_builder import errors
 from trove_image_builder import manifest
 from trove_image_builder import verify
+from trove_image_builder.verify import console
 
 GOOD_BOOT = [
     'SeaBIOS (version 1.16.2-debian-1.16.2-1)',

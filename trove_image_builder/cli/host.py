@@ -4,9 +4,9 @@ from cliff import command
 from cliff import lister
 
 from trove_image_builder import build
+from trove_image_builder.build import host
+from trove_image_builder.build import partmap
 from trove_image_builder import errors
-from trove_image_builder import host
-from trove_image_builder import partmap
 
 
 class HostCheck(lister.Lister):

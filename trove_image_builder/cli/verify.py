@@ -1,19 +1,13 @@
 """`verify`: boot an image under qemu and check it is ready for Trove."""
 
-import sys
-
 from cliff import show
 
+from trove_image_builder.cli import common
 from trove_image_builder import errors
 from trove_image_builder import verify
 
 SHOWN = ('image', 'result', 'seconds', 'accelerator', 'checks',
          'serial_log', 'manifest')
-
-
-def _progress(message):
-    sys.stderr.write(message + '\n')
-    sys.stderr.flush()
 
 
 class Verify(show.ShowOne):
@@ -54,11 +48,12 @@ class Verify(show.ShowOne):
             self.app.conf, timeout=a.timeout, accelerator=a.accelerator,
             memory=a.memory, cpus=a.cpus, seed=a.seed,
             ssh_port=a.ssh_port, record=a.record)
-        result = verify.run(a.image, opts, progress=_progress)
+        out = common.Output(self.app)
+        result = verify.run(a.image, opts, progress=out.say)
         if not result.passed:
             # The console's last lines usually show what went wrong.
             for line in result.tail:
-                _progress('  | ' + line)
+                out.write('  | ' + line)
             raise errors.VerifyFailed(result.message,
                                       serial_log=result.serial_log,
                                       tail=result.tail)

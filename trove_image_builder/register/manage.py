@@ -33,8 +33,7 @@ class ManageRegistrar(register.Registrar):
 
     name = 'manage'
 
-    def __init__(self, trove_manage='trove-manage',
-                 config_file='/etc/trove/trove.conf', run=subprocess.run):
+    def __init__(self, trove_manage, config_file, run=subprocess.run):
         self.trove_manage = trove_manage
         self.config_file = config_file
         self._run = run

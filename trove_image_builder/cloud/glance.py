@@ -10,10 +10,10 @@ import hashlib
 import time
 import urllib.parse
 
-from trove_image_builder import cloud
+from trove_image_builder.cloud import calls
 from trove_image_builder import errors
+from trove_image_builder import imagefile
 
-CHUNK = 4 * 1024 * 1024
 SHA256_PROPERTY = 'trove_image_builder_sha256'
 VERSION_PROPERTY = 'trove_image_builder_version'
 # Images in these states never became usable: leftovers of an upload
@@ -46,7 +46,7 @@ class Body:
                 concurrent.futures.ThreadPoolExecutor(len(hashes)) as pool:
             pending = []
             while True:
-                block = f.read(CHUNK)
+                block = f.read(imagefile.CHUNK)
                 for future in pending:
                     future.result()  # keep each hash's blocks in order
                 if not block:
@@ -69,19 +69,9 @@ class Glance:
         self.project_id = project_id
 
     def _call(self, method, path, ok=(200,), missing_ok=False, **kwargs):
-        kwargs.setdefault('raise_exc', False)
-        try:
-            resp = self._api.request(path, method, **kwargs)
-        except Exception as exc:
-            raise cloud.translate(exc, 'Glance') from None
-        if missing_ok and resp.status_code == 404:
-            return None
-        if resp.status_code not in ok:
-            raise errors.CloudError('Glance answered HTTP %d to %s %s: %s'
-                                    % (resp.status_code, method,
-                                       path.split('?')[0],
-                                       _reason(resp)))
-        return resp
+        return calls.rest(self._api, 'Glance', method, path, ok=ok,
+                          missing=(404,) if missing_ok else (),
+                          reason=_reason, **kwargs)
 
     def _list(self, **filters):
         params = dict(filters, limit=100)

@@ -15,17 +15,18 @@ import shutil
 import subprocess
 import time
 
+from trove_image_builder.build import containers
+from trove_image_builder.build import dib
+from trove_image_builder.build import host
+from trove_image_builder.build import inputs
+from trove_image_builder.build import sweep
 from trove_image_builder import catalog as catalog_mod
-from trove_image_builder import containers
+from trove_image_builder import conf as conf_mod
 from trove_image_builder import datafiles
-from trove_image_builder import dib
 from trove_image_builder import errors
-from trove_image_builder import host
 from trove_image_builder import imagefile
-from trove_image_builder import inputs
 from trove_image_builder import lock
 from trove_image_builder import manifest
-from trove_image_builder import sweep
 
 LOG = logging.getLogger(__name__)
 
@@ -42,66 +43,41 @@ _LAYOUT_ELEMENTS = {'mbr': 'block-device-mbr', 'gpt': 'block-device-gpt',
 
 
 @dataclasses.dataclass(frozen=True)
-class Request:
+class Request(conf_mod.FromConf):
     """What the user asked for, after flags and config are merged."""
 
-    datastore: str
+    datastore: str = conf_mod.option('build.datastore', required=True)
     version: str = None
-    os: str = None
-    release: str = None
-    fmt: str = 'qcow2'
-    image_size: int = None
-    block_device: str = 'auto'
-    output_dir: str = '/var/lib/trove-image-builder/images'
-    work_dir: str = '/var/lib/trove-image-builder/work'
-    cache_dir: str = '/var/cache/trove-image-builder'
-    elements_dir: str = None
-    extra_elements_path: tuple = ()
-    extra_elements: tuple = ()
-    dev_mode: bool = False
-    guest_agent_source: str = None
-    guest_agent_version: str = '26.0.0'
-    constraints: str = None
-    pip_index_url: str = None
-    pip_ca_bundle: str = None
-    pip_from_host: bool = True
-    mirror_from_host: bool = True
-    debian_mirror: str = None
-    debian_security_mirror: str = None
-    ubuntu_mirror: str = None
-    debootstrap_cache: bool = True
-    debug_trace: int = 0
-    extra_env: tuple = ()
-    disk_image_create: str = None
-    stop_timeout: int = 120
+    os: str = conf_mod.option('build.os')
+    release: str = conf_mod.option('build.release')
+    fmt: str = conf_mod.option('build.format')
+    image_size: int = conf_mod.option('build.image_size')
+    block_device: str = conf_mod.option('build.block_device')
+    output_dir: str = conf_mod.option('build.output_dir')
+    work_dir: str = conf_mod.option('build.work_dir')
+    cache_dir: str = conf_mod.option('build.cache_dir')
+    elements_dir: str = conf_mod.option('build.elements_dir')
+    extra_elements_path: tuple = conf_mod.option('build.extra_elements_path')
+    extra_elements: tuple = conf_mod.option('build.extra_elements')
+    dev_mode: bool = conf_mod.option('guest_agent.dev_mode')
+    guest_agent_source: str = conf_mod.option('guest_agent.source')
+    guest_agent_version: str = conf_mod.option('guest_agent.version')
+    constraints: str = conf_mod.option('guest_agent.constraints')
+    pip_index_url: str = conf_mod.option('guest_agent.pip_index_url')
+    pip_ca_bundle: str = conf_mod.option('guest_agent.pip_ca_bundle')
+    pip_from_host: bool = conf_mod.option('mirrors.from_host')
+    mirror_from_host: bool = conf_mod.option('mirrors.from_host')
+    debian_mirror: str = conf_mod.option('mirrors.debian')
+    debian_security_mirror: str = conf_mod.option('mirrors.debian_security')
+    ubuntu_mirror: str = conf_mod.option('mirrors.ubuntu')
+    debootstrap_cache: bool = conf_mod.option('dib.debootstrap_cache')
+    debug_trace: int = conf_mod.option('dib.debug_trace')
+    extra_env: tuple = conf_mod.option('dib.extra_env')
+    disk_image_create: str = conf_mod.option('dib.disk_image_create')
+    stop_timeout: int = conf_mod.option('dib.stop_timeout')
     container_archives: tuple = ()
-    container_archive_dir: str = None
-
-    @classmethod
-    def from_conf(cls, conf, **flags):
-        """Config values, overridden by every flag that is not None."""
-        b, g, m, d = conf.build, conf.guest_agent, conf.mirrors, conf.dib
-        values = dict(
-            datastore=b.datastore, os=b.os, release=b.release,
-            fmt=b.format, image_size=b.image_size,
-            block_device=b.block_device, output_dir=b.output_dir,
-            work_dir=b.work_dir, cache_dir=b.cache_dir,
-            elements_dir=b.elements_dir,
-            extra_elements_path=tuple(b.extra_elements_path),
-            extra_elements=tuple(b.extra_elements),
-            dev_mode=g.dev_mode, guest_agent_source=g.source,
-            guest_agent_version=g.version, constraints=g.constraints,
-            pip_index_url=g.pip_index_url, pip_ca_bundle=g.pip_ca_bundle,
-            mirror_from_host=m.from_host, pip_from_host=m.from_host,
-            debian_mirror=m.debian, debian_security_mirror=m.debian_security,
-            ubuntu_mirror=m.ubuntu, debootstrap_cache=d.debootstrap_cache,
-            debug_trace=d.debug_trace,
-            extra_env=tuple(sorted(d.extra_env.items())),
-            disk_image_create=d.disk_image_create,
-            stop_timeout=d.stop_timeout)
-        values['container_archive_dir'] = conf.container_images.archive_dir
-        values.update({k: v for k, v in flags.items() if v is not None})
-        return cls(**values)
+    container_archive_dir: str = conf_mod.option(
+        'container_images.archive_dir')
 
 
 @dataclasses.dataclass(frozen=True)

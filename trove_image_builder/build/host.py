@@ -6,8 +6,8 @@ import os
 import shutil
 import sys
 
+from trove_image_builder.build import partmap
 from trove_image_builder import errors
-from trove_image_builder import partmap
 
 # command -> Debian package that provides it
 BUILD_TOOLS = {

@@ -4,8 +4,9 @@ Trove's taskmanager (26.x) injects /etc/trove/conf.d/guest_info.conf
 and trove-guestagent.conf as cloud-config write_files in the instance's
 user data (base64, owner injected_config_owner:root); Nova serves that
 on a config drive (label config-2) or its metadata service. verify adds
-to the same user data a check script, started by runcmd, that reports on
-the serial console (see console.py) so nothing needs ssh.
+to the same user data a check script (guest-check.bash), started by
+runcmd, that reports on the serial console (see console.py) so nothing
+needs ssh.
 """
 
 import base64
@@ -18,6 +19,7 @@ import shutil
 import subprocess
 import uuid
 
+from trove_image_builder import conf as conf_mod
 from trove_image_builder import errors
 
 CONFIG_DRIVE = 'config-drive'
@@ -38,103 +40,16 @@ REGISTRY_EXT = {
         'trove.guestagent.datastore.postgres.manager.PostgresManager',
 }
 
-# Runs in the guest as root (bash; no "set -e": a failed check is
-# reported, not fatal). Values come from the params file beside it.
-CHECK_SCRIPT = r'''#!/bin/bash
-# trove-image-builder verify: report on the serial console whether this
-# guest is ready for Trove. Changes nothing in the guest.
-set -u -o pipefail
-. /run/tib-verify/params
+# Runs in the guest as root, from the seed's user data: a data file of
+# this package, so bashate checks it like every other shell script.
+CHECK_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                            'guest-check.bash')
 
-say() { printf 'TIB-VERIFY %s %s\n' "$nonce" "$*" > /dev/ttyS0; }
-now() { cut -d. -f1 /proc/uptime; }
-flat() { tr -s '\n\t' '  ' | cut -c1-300; }
-prop() { systemctl show --property="$2" --value "$1"; }
-state() {
-    systemctl show --property=ActiveState,SubState,Result,NRestarts "$1" |
-        flat
-}
 
-# One cloud-init run only: it takes seconds to start under emulation.
-ci=$(cloud-init status --wait 2>&1 | sed -n 's/^.*status: *//p')
-if [ "$ci" = done ]; then
-    say cloud-init ok "status=$ci"
-else
-    say cloud-init fail "status=${ci:-unknown}" \
-        "$(cloud-init status --long 2>&1 | grep -i -A2 error | flat)"
-fi
-deadline=$(( $(now) + wait_s ))
-
-# Seconds since the unit last became active (its last (re)start).
-active_for() {
-    local since
-    since=$(prop "$1" ActiveEnterTimestampMonotonic)
-    echo $(( $(now) - ${since:-0} / 1000000 ))
-}
-
-# Active, and active without a restart for stable_s seconds.
-wait_unit() {
-    local unit=$1 restarts up
-    while :; do
-        restarts=$(prop "$unit" NRestarts)
-        if [ "${restarts:-0}" -ge "$max_restarts" ] ||
-                [ "$(systemctl is-active "$unit")" = failed ]; then
-            say "$unit" fail "$(systemctl is-active "$unit"):" \
-                "$(state "$unit")"
-            return 1
-        fi
-        if [ "$(systemctl is-active "$unit")" = active ]; then
-            up=$(active_for "$unit")
-            if [ "$up" -ge "$stable_s" ]; then
-                say "$unit" ok "$(systemctl is-active "$unit") for" \
-                    "${up}s: $(state "$unit")"
-                return 0
-            fi
-            sleep $(( stable_s - up ))
-            continue
-        fi
-        if [ "$(now)" -ge "$deadline" ]; then
-            say "$unit" fail "$(systemctl is-active "$unit"):" \
-                "$(state "$unit")"
-            return 1
-        fi
-        sleep 2
-    done
-}
-
-# guest_id exists only in the injected guest_info.conf, and the log's
-# place and debug level only in trove-guestagent.conf: the id in that
-# log shows the agent read both.
-agent_config() {
-    while :; do
-        if [ -f "$agent_log" ] && grep -qF "$guest_id" "$agent_log"; then
-            say agent-config ok "guest_id $guest_id in $agent_log"
-            return 0
-        fi
-        if [ "$(now)" -ge "$deadline" ]; then
-            if [ -f "$agent_log" ]; then
-                say agent-config fail "guest_id not in $agent_log;" \
-                    "last line: $(tail -n 1 "$agent_log" | flat)"
-            else
-                say agent-config fail "no $agent_log;" \
-                    "$(journalctl -u guest-agent -n 2 -o cat | flat)"
-            fi
-            return 1
-        fi
-        sleep 2
-    done
-}
-
-wait_unit docker
-wait_unit guest-agent
-agent_config
-docker image ls --no-trunc --format '{{.ID}} {{.Repository}}:{{.Tag}}' |
-    while read -r id ref; do
-        say image "$id" "$ref"
-    done
-say images-end "$(state trove-container-images.service)"
-say done
-'''
+def check_script():
+    """The text of the guest's check script."""
+    with open(CHECK_SCRIPT, encoding='utf-8') as f:
+        return f.read()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -144,8 +59,8 @@ class GuestConfig:
     manager: str
     datastore_version: str
     docker_image: str = None
-    owner: str = 'ubuntu'
-    service_wait: int = 300
+    owner: str = conf_mod.default('verify.injected_config_owner')
+    service_wait: int = conf_mod.default('verify.service_wait')
     guest_id: str = dataclasses.field(
         default_factory=lambda: str(uuid.uuid4()))
     tenant_id: str = dataclasses.field(
@@ -222,7 +137,7 @@ def user_data(cfg):
         {'path': CHECK_DIR + '/params', 'permissions': '0600',
          'content': _params(cfg)},
         {'path': CHECK_DIR + '/check', 'permissions': '0700',
-         'content': CHECK_SCRIPT},
+         'content': check_script()},
     ]
     # systemd-run: the check outlives cloud-final, which it waits for.
     # bash runs it: /run is mounted noexec on Debian.

@@ -10,11 +10,12 @@ be removed stays in the state file for the next run.
 
 import dataclasses
 
-from trove_image_builder import cloud
-from trove_image_builder import deploy
-from trove_image_builder import flavors as flavors_mod
-from trove_image_builder import glance as glance_mod
-from trove_image_builder import quota
+from trove_image_builder.cloud import calls
+from trove_image_builder.cloud import connection
+from trove_image_builder.cloud import flavors as flavors_mod
+from trove_image_builder.cloud import glance as glance_mod
+from trove_image_builder.cloud import quota
+from trove_image_builder.deploy import state as state_mod
 from trove_image_builder import register
 
 
@@ -26,13 +27,9 @@ class Removed:
 
 
 def _trove(func, *args):
-    try:
-        func(*args)
-        return 'removed'
-    except Exception as exc:
-        if cloud.http_status(exc) == 404:
-            return 'gone'
-        raise cloud.translate(exc, 'Trove') from None
+    gone = object()
+    found = calls.call('Trove', func, *args, missing=gone)
+    return 'gone' if found is gone else 'removed'
 
 
 def _registrations(state, registrar, say):
@@ -116,18 +113,22 @@ def _limit(state, identity_factory, say):
                     'removed')]
 
 
-def run(state_file, conn_factory, registrar_kind='auto', trove_manage=None,
-        trove_config_file=None, say=None, connect_limits=None):
-    """Remove what the state file records; Removed rows."""
+def run(state_file, conn_factory, registrar_kind=register.AUTO,
+        trove_manage=None, trove_config_file=None, say=None,
+        connect_limits=None):
+    """Remove what the state file records; Removed rows.
+
+    trove_manage and trove_config_file: the [trove] settings (or their
+    flags), for the manage registrar.
+    """
     say = say or (lambda msg: None)
-    state = deploy.State.load(state_file)
+    state = state_mod.State.load(state_file)
     if state.empty():
         return ()
     conn = conn_factory()
-    kind = deploy.choose_registrar(conn, registrar_kind, say)
-    registrar = register.make(kind, conn, trove_manage or 'trove-manage',
-                              trove_config_file or '/etc/trove/trove.conf')
-    glance = glance_mod.Glance(cloud.image_api(conn),
+    kind = register.choose(conn, registrar_kind, say)
+    registrar = register.make(kind, conn, trove_manage, trove_config_file)
+    glance = glance_mod.Glance(connection.image_api(conn),
                                conn.current_project_id)
     out = []
     try:

@@ -15,12 +15,11 @@ import requests
 
 from trove_image_builder import catalog
 from trove_image_builder import errors
-from trove_image_builder import load
+from trove_image_builder import imagefile
 from trove_image_builder import lock
 from trove_image_builder import manifest
 from trove_image_builder import redact
 
-CHUNK = 4 * 1024 * 1024
 # What a URL's file name promises; an error page saved under that name
 # is then caught (qemu-img would call any bytes "raw").
 FORMATS = {'.qcow2': 'qcow2', '.raw': 'raw', '.vmdk': 'vmdk',
@@ -61,7 +60,7 @@ def _download(url, partial, say, verify, timeout):
                                         % (shown, resp.status_code))
             total = int(resp.headers.get('Content-Length') or 0)
             with open(partial, 'wb') as f:
-                for block in resp.iter_content(CHUNK):
+                for block in resp.iter_content(imagefile.CHUNK):
                     f.write(block)
                     digest.update(block)
                     size += len(block)
@@ -96,7 +95,7 @@ def fetch(url, download_dir, say=None, refresh=False, verify=True,
         try:
             sha256, size = _download(url, partial, say, verify, timeout)
             try:
-                fmt = load.check_file(partial, FORMATS.get(
+                fmt = imagefile.check_file(partial, FORMATS.get(
                     os.path.splitext(path)[1].lower()))
             except errors.InputError as exc:
                 raise errors.InputError('%s gave no usable image: %s'

@@ -11,7 +11,7 @@ import logging
 import os
 import subprocess
 
-from trove_image_builder import partmap
+from trove_image_builder.build import partmap
 
 LOG = logging.getLogger(__name__)
 

@@ -1,19 +1,17 @@
-"""A connection to the cloud, and one-line errors for what goes wrong.
+"""Calls to cloud services, and one-line errors for what goes wrong.
 
-Credentials come from clouds.yaml (--os-cloud / $OS_CLOUD) or the OS_*
-variables, read by openstacksdk. TLS certificates are verified unless
-the user asks for --insecure. Nothing here prints a secret: messages
-are built from exception classes, URLs without userinfo and the
-service's own error text.
+Every call to a service goes through call() (a client library's
+function) or rest() (a REST request on a keystoneauth Adapter), which
+turn whatever the libraries raise into a CloudError (or the class the
+caller names) with one line of text. Nothing here prints a secret:
+messages are built from exception classes, URLs without userinfo and
+the service's own error text.
 """
 
-import dataclasses
 import re
 import urllib.parse
 
-from keystoneauth1 import adapter
 from keystoneauth1 import exceptions as ksa_exc
-import openstack
 from openstack import exceptions as sdk_exc
 import requests
 
@@ -22,81 +20,41 @@ from trove_image_builder import redact
 
 _ERRNO = re.compile(r'\[Errno -?\d+\] ([^\'"\)]+)')
 _URL = re.compile(r'https?://[^\s:/]+(:\d+)?')
+_RAISE = object()
 
 
-@dataclasses.dataclass(frozen=True)
-class Options:
-    os_cloud: str = None
-    region_name: str = None
-    insecure: bool = False
-    cacert: str = None
-    api_timeout: int = 120
+def call(service, func, *args, missing=_RAISE, **kwargs):
+    """func(*args, **kwargs), a call to service through its client.
 
-    @classmethod
-    def from_conf(cls, conf, **flags):
-        c = conf.cloud
-        values = dict(os_cloud=c.os_cloud, region_name=c.region_name,
-                      insecure=c.insecure, cacert=c.cacert,
-                      api_timeout=c.api_timeout)
-        values.update({k: v for k, v in flags.items() if v is not None})
-        return cls(**values)
-
-
-def connect(opts):
-    """An authenticated openstacksdk Connection.
-
-    The token is fetched here, so wrong credentials or an unreachable
-    Keystone fail before anything else happens.
+    A failure raises translate()'s one-line error; with missing given,
+    an HTTP 404 returns missing instead.
     """
-    kwargs = {'api_timeout': opts.api_timeout}
-    if opts.region_name:
-        kwargs['region_name'] = opts.region_name
-    if opts.insecure:
-        kwargs['verify'] = False
-    elif opts.cacert:
-        kwargs['cacert'] = opts.cacert
     try:
-        conn = openstack.connect(cloud=opts.os_cloud, **kwargs)
-        conn.authorize()
+        return func(*args, **kwargs)
     except Exception as exc:
-        raise translate(exc, 'Keystone') from None
-    return conn
+        if missing is not _RAISE and http_status(exc) == 404:
+            return missing
+        raise translate(exc, service) from None
 
 
-def image_api(conn):
-    """A keystoneauth Adapter on Glance's v2 API.
+def rest(api, service, method, path, ok=(200,), missing=(), reason=None,
+         **kwargs):
+    """One REST request on the Adapter api; its response.
 
-    The catalog's endpoint is used as it is: openstacksdk's version
-    discovery would turn an unreachable Glance into "no supported
-    versions" plus log noise instead of a connection error.
+    A status in missing returns None; one neither ok nor missing raises
+    CloudError, with reason(response) appended when given.
     """
-    cfg = conn.config
-    try:
-        url = conn.session.get_endpoint(
-            service_type='image', interface=cfg.get_interface('image'),
-            region_name=cfg.region_name)
-    except Exception as exc:
-        raise translate(exc, 'Glance') from None
-    if not url:
-        raise errors.CloudError('the cloud\'s catalog has no Glance '
-                                'endpoint')
-    url = url.rstrip('/')
-    if not url.endswith('/v2'):
-        url += '/v2'
-    return adapter.Adapter(conn.session, endpoint_override=url)
-
-
-def trove_client(conn):
-    """python-troveclient on the connection's session (same token)."""
-    from troveclient.v1 import client as trove_v1
-
-    interface = conn.config.get_interface('database') or 'public'
-    try:
-        return trove_v1.Client(
-            session=conn.session, region_name=conn.config.region_name,
-            endpoint_type=interface)
-    except Exception as exc:
-        raise translate(exc, 'Trove') from None
+    kwargs.setdefault('raise_exc', False)
+    resp = call(service, api.request, path, method, **kwargs)
+    if resp.status_code in missing:
+        return None
+    if resp.status_code not in ok:
+        message = '%s answered HTTP %d to %s %s' % (
+            service, resp.status_code, method, path.split('?')[0])
+        if reason:
+            message += ': %s' % reason(resp)
+        raise errors.CloudError(message)
+    return resp
 
 
 def http_status(exc):

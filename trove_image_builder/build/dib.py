@@ -11,9 +11,10 @@ import shlex
 import signal
 import subprocess
 
+from trove_image_builder import conf as conf_mod
 from trove_image_builder import errors
-from trove_image_builder import procgroup
 from trove_image_builder import redact
+from trove_image_builder import signals
 
 # DIB announces host-side phases ("Running hooks from .../root.d");
 # in the chroot, dib-run-parts names each script ("Running .../install.d/x").
@@ -42,7 +43,8 @@ class Command:
         return ' '.join(['env'] + assigns + [shlex.quote(a)
                                              for a in self.argv])
 
-    def run(self, log_path, on_phase=None, stop_timeout=120):
+    def run(self, log_path, on_phase=None,
+            stop_timeout=conf_mod.default('dib.stop_timeout')):
         """Run, streaming output to log_path; raise BuildFailed on error.
 
         SIGINT/SIGTERM stop DIB's whole process group (DIB runs its own
@@ -55,7 +57,7 @@ class Command:
         def _on_signal(signum, frame):
             caught.append(signum)
             # A second signal means "now": no more waiting for cleanup.
-            procgroup.signal(proc, signal.SIGTERM if len(caught) == 1
+            signals.to_group(proc, signal.SIGTERM if len(caught) == 1
                              else signal.SIGKILL)
 
         with open(log_path, 'ab', buffering=0) as log:
@@ -64,25 +66,22 @@ class Command:
                 self.argv, env=self.full_env(), stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                 start_new_session=True)
-            old = {s: signal.signal(s, _on_signal)
-                   for s in (signal.SIGINT, signal.SIGTERM)}
-            try:
-                for raw in proc.stdout:
-                    log.write(raw)
-                    line = raw.decode('utf-8', 'replace').rstrip()
-                    tail.append(line)
-                    phase = parse_phase(line)
-                    if phase and phase != last_phase[0]:
-                        last_phase[0] = phase
-                        if on_phase and not caught:
-                            on_phase(phase)
-                rc = _wait(proc, stop_timeout if caught else None)
-            finally:
-                if proc.poll() is None:
-                    procgroup.signal(proc, signal.SIGTERM)
-                    _wait(proc, stop_timeout)
-                for s, handler in old.items():
-                    signal.signal(s, handler)
+            with signals.handled(_on_signal):
+                try:
+                    for raw in proc.stdout:
+                        log.write(raw)
+                        line = raw.decode('utf-8', 'replace').rstrip()
+                        tail.append(line)
+                        phase = parse_phase(line)
+                        if phase and phase != last_phase[0]:
+                            last_phase[0] = phase
+                            if on_phase and not caught:
+                                on_phase(phase)
+                    rc = _wait(proc, stop_timeout if caught else None)
+                finally:
+                    if proc.poll() is None:
+                        signals.to_group(proc, signal.SIGTERM)
+                        _wait(proc, stop_timeout)
         if caught:
             raise errors.Interrupted(
                 'interrupted by %s; DIB stopped, see %s'
@@ -106,5 +105,5 @@ def _wait(proc, timeout):
     try:
         return proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
-        procgroup.signal(proc, signal.SIGKILL)
+        signals.to_group(proc, signal.SIGKILL)
         return proc.wait()

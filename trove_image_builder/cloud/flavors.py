@@ -6,7 +6,7 @@ is left exactly as it is (it may be an operator's).
 
 import dataclasses
 
-from trove_image_builder import cloud
+from trove_image_builder.cloud import calls
 from trove_image_builder import errors
 
 # trove-tempest-plugin creates instances with flavor d2 and resizes them
@@ -71,12 +71,7 @@ def has_compute(conn):
 
 
 def _nova(func, *args, **kwargs):
-    try:
-        return func(*args, **kwargs)
-    except errors.Error:
-        raise
-    except Exception as exc:
-        raise cloud.translate(exc, 'Nova') from None
+    return calls.call('Nova', func, *args, **kwargs)
 
 
 def ensure(conn, wanted):

@@ -11,28 +11,26 @@ images, registrations and defaults are already as wanted.
 """
 
 import dataclasses
-import json
 import os
-import urllib.parse
-
-from keystoneauth1 import exceptions as ksa_exc
 
 from trove_image_builder import activate
 from trove_image_builder import build
 from trove_image_builder import catalog
-from trove_image_builder import cloud
+from trove_image_builder.cloud import connection
+from trove_image_builder.cloud import flavors as flavors_mod
+from trove_image_builder.cloud import glance as glance_mod
+from trove_image_builder.cloud import quota
 from trove_image_builder import datafiles
+from trove_image_builder.deploy import datastores
+from trove_image_builder.deploy import fetch
+from trove_image_builder.deploy import state as state_mod
 from trove_image_builder import errors
-from trove_image_builder import fetch
-from trove_image_builder import flavors as flavors_mod
-from trove_image_builder import glance as glance_mod
 from trove_image_builder import load
 from trove_image_builder import manifest
-from trove_image_builder import quota
 from trove_image_builder import register
-from trove_image_builder import troveconf
 
-REGISTRARS = ('auto', 'api', 'manage')
+REGISTRARS = (register.AUTO,) + register.KINDS
+DOWNLOAD_DIR = '/var/cache/trove-image-builder/downloads'
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,8 +38,8 @@ class Request:
     datastores: str
     image_file: str = None
     image_url: str = None
-    download_dir: str = '/var/cache/trove-image-builder/downloads'
-    registrar: str = 'auto'
+    download_dir: str = DOWNLOAD_DIR
+    registrar: str = register.AUTO
     activate: bool = True
     flavors: tuple = flavors_mod.DEFAULTS
     glance_limit: bool = True
@@ -68,113 +66,6 @@ class Result:
     flavors: tuple  # flavors.Outcome
     limit_change: quota.Change = None
     notes: tuple = ()
-
-
-class State:
-    """What deploys made, merged over runs: the record undeploy reads."""
-
-    KINDS = ('images', 'datastores', 'versions', 'flavors')
-
-    def __init__(self, path, data=None):
-        self.path = path
-        self.data = data or {}
-        for kind in self.KINDS:
-            self.data.setdefault(kind, {})
-
-    @classmethod
-    def load(cls, path):
-        if not path or not os.path.exists(path):
-            return cls(path)
-        try:
-            with open(path, encoding='utf-8') as f:
-                data = json.load(f)
-            if not isinstance(data, dict):
-                raise ValueError('not a JSON object')
-        except (OSError, ValueError) as exc:
-            raise errors.InputError('unreadable state file %s: %s'
-                                    % (path, exc))
-        return cls(path, data)
-
-    def note(self, kind, key, made, **facts):
-        """Record key; once made by us, it stays ours on later runs."""
-        entry = self.data[kind].setdefault(key, {})
-        entry.update(facts)
-        entry['made'] = bool(entry.get('made')) or bool(made)
-
-    def made(self, kind):
-        return {k: v for k, v in self.data[kind].items() if v.get('made')}
-
-    def forget(self, kind, key):
-        self.data[kind].pop(key, None)
-
-    def forget_unmade(self):
-        for kind in self.KINDS:
-            for key in list(self.data[kind]):
-                if not self.data[kind][key].get('made'):
-                    self.forget(kind, key)
-
-    @property
-    def glance_limit(self):
-        return self.data.get('glance_limit')
-
-    def note_limit(self, change):
-        old = (self.glance_limit or {}).get('old', change.old)
-        self.data['glance_limit'] = {'kind': change.kind, 'id': change.id,
-                                     'old': old, 'new': change.new}
-
-    def empty(self):
-        return not any(self.data[k] for k in self.KINDS) and \
-            not self.glance_limit
-
-    def save(self):
-        if not self.path:
-            return
-        if self.empty():
-            if os.path.exists(self.path):
-                os.unlink(self.path)
-            return
-        os.makedirs(os.path.dirname(os.path.abspath(self.path)),
-                    exist_ok=True)
-        tmp = self.path + '.tmp'
-        with open(tmp, 'w', encoding='utf-8') as f:
-            json.dump(self.data, f, indent=1, sort_keys=True)
-            f.write('\n')
-        os.replace(tmp, self.path)
-
-
-def version_key(datastore, name):
-    return '%s/%s' % (datastore, name)
-
-
-def choose_registrar(conn, wanted, say):
-    """api when Trove's API answers, manage (trove-manage) otherwise.
-
-    In devstack, Trove's own plugin starts trove-api in the same phase as
-    ours, so whether it is up yet depends on the order of the plugins.
-    """
-    if wanted != 'auto':
-        return wanted
-    try:
-        url = conn.endpoint_for('database')
-    except Exception:  # noqa: no catalog entry, whatever the SDK raises
-        url = None
-    if not url:
-        say('no Trove endpoint in the catalog: registering with '
-            'trove-manage')
-        return 'manage'
-    parts = urllib.parse.urlsplit(url)
-    root = '%s://%s/' % (parts.scheme, parts.netloc)
-    try:
-        resp = conn.session.get(root, authenticated=False, raise_exc=False,
-                                connect_retries=0, timeout=10)
-    except (ksa_exc.ConnectFailure, ksa_exc.ConnectTimeout,
-            ksa_exc.RetriableConnectionFailure):
-        resp = None
-    if resp is None or resp.status_code >= 500:
-        say('Trove API at %s is not answering (yet): registering with '
-            'trove-manage' % root)
-        return 'manage'
-    return 'api'
 
 
 def _build_all(versions, req, conf, say, builder_version):
@@ -244,25 +135,24 @@ def run(req, conf, connect, say=None, connect_limits=None,
     """
     say = say or (lambda msg: None)
     cat = catalog.Catalog.load(datafiles.elements_dir(conf.build.elements_dir))
-    versions = troveconf.parse_entries(req.datastores, cat)
+    versions = datastores.parse_entries(req.datastores, cat)
     wanted_flavors = flavors_mod.parse_all(req.flavors)
     if req.registrar not in REGISTRARS:
         raise errors.InputError('unknown registrar %r (one of %s)'
                                 % (req.registrar, ', '.join(REGISTRARS)))
-    state = State.load(req.state_file)
+    state = state_mod.State.load(req.state_file)
     conn = connect()  # wrong credentials fail before any build
-    kind = choose_registrar(conn, req.registrar, say)
+    kind = register.choose(conn, req.registrar, say)
     files = image_files(versions, req, conf, say, builder_version)
 
-    image_api = cloud.image_api(conn)
+    image_api = connection.image_api(conn)
     glance = glance_mod.Glance(image_api, conn.current_project_id)
-    registrar = register.make(
-        kind, conn, dict(req.load_flags).get('trove_manage')
-        or conf.trove.trove_manage,
-        dict(req.load_flags).get('trove_config_file')
-        or conf.trove.config_file)
+    flags = dict(req.load_flags)
+    registrar = register.Settings.from_conf(
+        conf, kind=kind, trove_manage=flags.get('trove_manage'),
+        config_file=flags.get('trove_config_file')).make(conn)
     notes = []
-    for ds in troveconf.first_per_datastore(versions):
+    for ds in datastores.first_per_datastore(versions):
         state.note('datastores', ds, registrar.versions(ds) is None)
 
     change = None
@@ -290,7 +180,8 @@ def run(req, conf, connect, say=None, connect_limits=None,
             state.note('images', image['id'], result.uploaded,
                        name=image.get('name'))
             outcome = result.registration
-            state.note('versions', version_key(ver.datastore, ver.name),
+            key = state_mod.version_key(ver.datastore, ver.name)
+            state.note('versions', key,
                        outcome.action == 'created', id=outcome.version.id,
                        datastore=ver.datastore, name=ver.name)
             notes += ['%s %s: %s' % (ver.datastore, ver.name, n)
@@ -298,7 +189,7 @@ def run(req, conf, connect, say=None, connect_limits=None,
 
         defaults = {}
         if req.activate:
-            for ds, ver in troveconf.first_per_datastore(versions).items():
+            for ds, ver in datastores.first_per_datastore(versions).items():
                 number = loaded[ver][2].registration.version.version_number
                 done = activate.activate(registrar, glance, ds, ver.name,
                                          number)

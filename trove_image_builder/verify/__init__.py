@@ -13,20 +13,21 @@ import collections
 import contextlib
 import dataclasses
 import datetime
-import fcntl
 import json
 import logging
 import os
 import shutil
-import signal
 import tempfile
 import time
 
-from trove_image_builder import console
+from trove_image_builder import conf as conf_mod
 from trove_image_builder import errors
+from trove_image_builder import lock
 from trove_image_builder import manifest
-from trove_image_builder import qemu
-from trove_image_builder import seed
+from trove_image_builder import signals
+from trove_image_builder.verify import console
+from trove_image_builder.verify import qemu
+from trove_image_builder.verify import seed
 
 LOG = logging.getLogger(__name__)
 
@@ -39,37 +40,22 @@ KVM_VERDICT = 'kvm-verdict.json'
 
 
 @dataclasses.dataclass(frozen=True)
-class Options:
-    timeout: int = 900
-    service_wait: int = 300
-    accelerator: str = 'auto'
-    kvm_probe_timeout: int = 30
-    memory: int = 2048
-    cpus: int = 2
-    seed: str = seed.CONFIG_DRIVE
-    volume_size: int = 1
-    injected_config_owner: str = 'ubuntu'
-    datastore_manager: str = 'mariadb'
-    ssh_port: int = None
-    qemu: str = None
-    record: bool = True
-    work_dir: str = '/var/lib/trove-image-builder/work'
-
-    @classmethod
-    def from_conf(cls, conf, **flags):
-        """[verify] values, overridden by every flag that is not None."""
-        v = conf.verify
-        values = dict(
-            timeout=v.timeout, service_wait=v.service_wait,
-            accelerator=v.accelerator,
-            kvm_probe_timeout=v.kvm_probe_timeout, memory=v.memory,
-            cpus=v.cpus, seed=v.seed, volume_size=v.volume_size,
-            injected_config_owner=v.injected_config_owner,
-            datastore_manager=v.datastore_manager, ssh_port=v.ssh_port,
-            qemu=v.qemu, record=v.record, work_dir=conf.build.work_dir)
-        values.update({k: val for k, val in flags.items()
-                       if val is not None})
-        return cls(**values)
+class Options(conf_mod.FromConf):
+    timeout: int = conf_mod.option('verify.timeout')
+    service_wait: int = conf_mod.option('verify.service_wait')
+    accelerator: str = conf_mod.option('verify.accelerator')
+    kvm_probe_timeout: int = conf_mod.option('verify.kvm_probe_timeout')
+    memory: int = conf_mod.option('verify.memory')
+    cpus: int = conf_mod.option('verify.cpus')
+    seed: str = conf_mod.option('verify.seed')
+    volume_size: int = conf_mod.option('verify.volume_size')
+    injected_config_owner: str = conf_mod.option(
+        'verify.injected_config_owner')
+    datastore_manager: str = conf_mod.option('verify.datastore_manager')
+    ssh_port: int = conf_mod.option('verify.ssh_port')
+    qemu: str = conf_mod.option('verify.qemu')
+    record: bool = conf_mod.option('verify.record')
+    work_dir: str = conf_mod.option('build.work_dir')
 
 
 @dataclasses.dataclass
@@ -194,37 +180,14 @@ class Result:
         return data
 
 
-@contextlib.contextmanager
 def _interruptible():
     """SIGINT/SIGTERM unwind the stack, so every `with` cleans up."""
-    def _raise(signum, frame):
-        # Once is enough: let the cleanup that follows finish.
-        for s in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(s, signal.SIG_IGN)
-        raise errors.Interrupted('interrupted by %s; qemu stopped'
-                                 % signal.Signals(signum).name)
-
-    old = {s: signal.signal(s, _raise)
-           for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for s, handler in old.items():
-            signal.signal(s, handler)
+    return signals.interrupting('; qemu stopped', once=True)
 
 
-@contextlib.contextmanager
 def _verify_lock(directory, name):
-    path = os.path.join(directory, '.%s.verify.lock' % name)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise errors.Busy('another verify of %s is running' % name)
-        yield
-    finally:
-        os.close(fd)
+    return lock.Lock(os.path.join(directory, '.%s.verify.lock' % name),
+                     lock.refuse('another verify of %s is running' % name))
 
 
 def _check_manifest(image_path, data):

@@ -6,37 +6,10 @@ container image the guest agent runs is the one the image was built
 (and its container archive embedded) for.
 """
 
+from trove_image_builder.deploy import datastores
 from trove_image_builder import errors
 
 TARGETS = ('trove', 'guestagent', 'tempest')
-
-
-def parse_entries(text, cat):
-    """Catalogue Versions for "mariadb:10.11 mysql postgresql:16".
-
-    A datastore without ":VERSION" means its default version. Order is
-    kept: the first version listed for a datastore becomes its default.
-    """
-    versions = []
-    for token in (text or '').replace(',', ' ').split():
-        name, _sep, version = token.partition(':')
-        ver = cat.datastore(name).version(version or None)
-        if ver in versions:
-            raise errors.InputError('%s:%s is listed twice'
-                                    % (ver.datastore, ver.name))
-        versions.append(ver)
-    if not versions:
-        raise errors.InputError('no datastores given (e.g. '
-                                '"mariadb:10.11 mysql:8.4")')
-    return tuple(versions)
-
-
-def first_per_datastore(versions):
-    """{datastore: its first listed Version}, in listing order."""
-    firsts = {}
-    for ver in versions:
-        firsts.setdefault(ver.datastore, ver)
-    return firsts
 
 
 def repository(container_image):
@@ -75,7 +48,7 @@ def lines(versions, target, flavors=()):
     if target not in TARGETS:
         raise errors.InputError('unknown target %r (one of %s)'
                                 % (target, ', '.join(TARGETS)))
-    firsts = first_per_datastore(versions)
+    firsts = datastores.first_per_datastore(versions)
     out = []
     if target == 'trove':
         out.append(('DEFAULT', 'default_datastore', versions[0].datastore))

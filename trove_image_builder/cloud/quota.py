@@ -13,7 +13,7 @@ area that image_stage_total covers.
 import dataclasses
 import math
 
-from trove_image_builder import cloud
+from trove_image_builder.cloud import calls
 from trove_image_builder import errors
 
 RESOURCE = 'image_size_total'
@@ -29,27 +29,17 @@ class Change:
 
 
 def _json(adapter, path, service, method='GET', ok=(200,), body=None):
-    try:
-        resp = adapter.request(path, method, json=body, raise_exc=False)
-    except Exception as exc:
-        raise cloud.translate(exc, service) from None
-    if resp.status_code not in ok:
-        raise errors.CloudError('%s answered HTTP %d to %s %s' % (
-            service, resp.status_code, method, path.split('?')[0]))
+    resp = calls.rest(adapter, service, method, path, ok=ok, json=body)
     return resp.json() if resp.content else {}
 
 
 def glance_usage(image_adapter):
     """(usage MiB, limit MiB) of image_size_total, or None: no quota."""
-    try:
-        resp = image_adapter.request('/info/usage', 'GET', raise_exc=False)
-    except Exception as exc:
-        raise cloud.translate(exc, 'Glance') from None
-    if resp.status_code in (404, 501):  # a Glance without the call
+    # 404, 501: a Glance without the call
+    resp = calls.rest(image_adapter, 'Glance', 'GET', '/info/usage',
+                      missing=(404, 501))
+    if resp is None:
         return None
-    if resp.status_code != 200:
-        raise errors.CloudError('Glance answered HTTP %d to GET /info/usage'
-                                % resp.status_code)
     found = (resp.json().get('usage') or {}).get(RESOURCE)
     if not found:
         return None
@@ -109,16 +99,8 @@ def current(identity, change):
     else:
         path, key, field = '/registered_limits/%s' % change.id, \
             'registered_limit', 'default_limit'
-    try:
-        resp = identity.request(path, 'GET', raise_exc=False)
-    except Exception as exc:
-        raise cloud.translate(exc, 'Keystone') from None
-    if resp.status_code == 404:
-        return None
-    if resp.status_code != 200:
-        raise errors.CloudError('Keystone answered HTTP %d to GET %s'
-                                % (resp.status_code, path))
-    return resp.json()[key][field]
+    resp = calls.rest(identity, 'Keystone', 'GET', path, missing=(404,))
+    return None if resp is None else resp.json()[key][field]
 
 
 def ensure_room(image_adapter, project_id, new_bytes, identity_factory):

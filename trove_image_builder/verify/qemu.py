@@ -16,9 +16,10 @@ import shutil
 import signal
 import subprocess
 
+from trove_image_builder import conf as conf_mod
 from trove_image_builder import errors
 from trove_image_builder import imagefile
-from trove_image_builder import procgroup
+from trove_image_builder import signals
 
 LOG = logging.getLogger(__name__)
 
@@ -37,8 +38,8 @@ class Spec:
     seed: str            # config drive / NoCloud ISO
     serial_log: str
     accel: str           # 'kvm' or 'tcg'
-    memory: int = 2048   # MiB
-    cpus: int = 2
+    memory: int = conf_mod.default('verify.memory')  # MiB
+    cpus: int = conf_mod.default('verify.cpus')
     data_disk: str = None
     mac: str = 'fa:16:3e:00:00:01'
     ssh_port: int = None
@@ -190,11 +191,11 @@ class Machine:
     def stop(self):
         if self.proc is None or self.proc.poll() is not None:
             return
-        procgroup.signal(self.proc, signal.SIGTERM)
+        signals.to_group(self.proc, signal.SIGTERM)
         try:
             self.proc.wait(timeout=self.stop_timeout)
         except subprocess.TimeoutExpired:
-            procgroup.signal(self.proc, signal.SIGKILL)
+            signals.to_group(self.proc, signal.SIGKILL)
             self.proc.wait()
         LOG.debug('qemu stopped (exit code %s)', self.proc.returncode)
 

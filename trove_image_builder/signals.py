@@ -1,0 +1,57 @@
+"""SIGINT and SIGTERM: the one place handlers are installed and removed.
+
+DIB and qemu run in sessions of their own, so a Ctrl-C on the terminal
+reaches only this tool; it then stops their whole process group.
+"""
+
+import contextlib
+import os
+import signal
+import threading
+
+from trove_image_builder import errors
+
+STOP = (signal.SIGINT, signal.SIGTERM)
+
+
+@contextlib.contextmanager
+def handled(handler, signums=STOP):
+    """Run handler(signum, frame) for signums inside the block.
+
+    The previous handlers come back on the way out. Python takes
+    handlers only in the main thread: elsewhere nothing is installed.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = {s: signal.signal(s, handler) for s in signums}
+    try:
+        yield
+    finally:
+        for s, previous in old.items():
+            signal.signal(s, previous)
+
+
+def interrupting(suffix='', signums=STOP, once=False):
+    """A block in which signums raise Interrupted, so every `with` unwinds.
+
+    The message is "interrupted by SIGNAME" plus suffix. With once, the
+    first signal also ignores any later one: the cleanup that follows
+    gets to finish.
+    """
+    def _raise(signum, frame):
+        if once:
+            for s in signums:
+                signal.signal(s, signal.SIG_IGN)
+        raise errors.Interrupted('interrupted by %s%s'
+                                 % (signal.Signals(signum).name, suffix))
+
+    return handled(_raise, signums)
+
+
+def to_group(proc, signum):
+    """Send signum to proc's whole process group, if it still exists."""
+    try:
+        os.killpg(proc.pid, signum)
+    except ProcessLookupError:
+        pass
