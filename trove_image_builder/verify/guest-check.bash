@@ -35,11 +35,16 @@ active_for() {
 
 # Active, and active without a restart for stable_s seconds.
 wait_unit() {
-    local unit=$1 restarts up
+    local unit=$1 restarts crashed up
     while :; do
         restarts=$(prop "$unit" NRestarts)
-        if [ "${restarts:-0}" -ge "$max_restarts" ] ||
-                [ "$(systemctl is-active "$unit")" = failed ]; then
+        crashed=no
+        if [ "${restarts:-0}" -ge "$max_restarts" ]; then
+            crashed=yes
+        elif [ "$(systemctl is-active "$unit")" = failed ]; then
+            crashed=yes
+        fi
+        if [ "$crashed" = yes ]; then
             say "$unit" fail "$(systemctl is-active "$unit"):" \
                 "$(state "$unit")"
             return 1
