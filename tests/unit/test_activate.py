@@ -10,19 +10,15 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-import io
 import json
-import os
 from unittest import mock
 
 import fixtures
 
 from tests.unit import base
+from tests.unit.register import test_register
 from tests.unit import test_load
-from tests.unit import test_register
 from trove_image_builder import activate
-from trove_image_builder.cli import app
-from trove_image_builder.cloud import calls
 from trove_image_builder.cloud import connection
 from trove_image_builder import errors
 from trove_image_builder import register
@@ -142,12 +138,7 @@ class TestCli(base.TestCase):
             side_effect=lambda *a: self.glance))
 
     def run_cli(self, *argv):
-        out, err = io.StringIO(), io.StringIO()
-        self.useFixture(fixtures.MonkeyPatch('sys.stdout', out))
-        self.useFixture(fixtures.MonkeyPatch('sys.stderr', err))
-        conf = base.write(os.path.join(self.tmp, 'c.conf'), '[cloud]\n')
-        rc = app.main(['--config-file', conf] + list(argv))
-        return rc, out.getvalue(), err.getvalue()
+        return self.main('[cloud]\n', *argv)
 
     def test_activate_json(self):
         rc, out, err = self.run_cli('activate', 'mariadb', '11.4',
@@ -188,40 +179,3 @@ class TestCli(base.TestCase):
         rc, _out, err = self.run_cli('load', image + '.missing')
         self.assertEqual(2, rc)
         self.assertIn('image not found', err)
-
-
-class TestTranslate(base.TestCase):
-
-    def test_messages(self):
-        from keystoneauth1 import exceptions as ksa_exc
-        cases = [
-            (ksa_exc.ConnectFailure(
-                'Unable to establish connection to http://127.0.0.1:9292/v2/'
-                'images: HTTPConnectionPool(host=\'127.0.0.1\', port=9292):'
-                ' Max retries exceeded (Caused by NewConnectionError(\'x: '
-                '[Errno 111] Connection refused\'))'),
-             'cannot reach Glance at http://127.0.0.1:9292: connection '
-             'refused'),
-            (ksa_exc.Unauthorized('The request you have made requires '
-                                  'authentication.'),
-             'authentication failed: Glance refused the credentials '
-             '(check clouds.yaml / OS_* variables)'),
-            (ksa_exc.SSLError('https://cloud.example:5000/v3 certificate '
-                              'verify failed'),
-             'TLS verification failed talking to Glance at '
-             'https://cloud.example:5000; give the CA bundle with [cloud] '
-             'cacert (or --insecure, for a test cloud only)'),
-            (ksa_exc.EndpointNotFound(), 'the cloud\'s catalog has no Glance'
-                                         ' endpoint'),
-        ]
-        for exc, text in cases:
-            self.assertEqual(text, str(calls.translate(exc, 'Glance')))
-
-    def test_insecure_only_when_asked(self):
-        with mock.patch('openstack.connect') as connect:
-            connection.connect(connection.Options(os_cloud='c'))
-            self.assertNotIn('verify', connect.call_args[1])
-            connection.connect(connection.Options(os_cloud='c', insecure=True))
-            self.assertFalse(connect.call_args[1]['verify'])
-            connection.connect(connection.Options(cacert='/ca.pem'))
-            self.assertEqual('/ca.pem', connect.call_args[1]['cacert'])

@@ -24,7 +24,6 @@ from requests_mock.contrib import fixture as rm_fixture
 from tests.unit import base
 from trove_image_builder.cloud import glance as glance_mod
 from trove_image_builder import errors
-from trove_image_builder import imagefile
 from trove_image_builder import load
 from trove_image_builder import manifest
 from trove_image_builder import register
@@ -283,36 +282,6 @@ class TestDescribe(base.TestCase):
         self.assertRaisesRegex(errors.InputError, 'both a datastore',
                                load.describe,
                                load.Request(self.image, datastore='x'))
-
-
-class TestBody(base.TestCase):
-
-    def test_streams_in_blocks_and_hashes_once(self):
-        path = os.path.join(self.tmp, 'data')
-        data = os.urandom(10 * 2 ** 20 + 123)
-        with open(path, 'wb') as f:
-            f.write(data)
-        seen = []
-        body = glance_mod.Body(path, len(data), ['sha256', 'sha512'],
-                               progress=lambda d, t: seen.append(d))
-        self.assertEqual(len(data), len(body))
-        blocks = list(body)
-        self.assertEqual(data, b''.join(blocks))
-        self.assertTrue(all(len(b) <= imagefile.CHUNK for b in blocks))
-        self.assertEqual(3, len(blocks))
-        self.assertEqual({'sha256': hashlib.sha256(data).hexdigest(),
-                          'sha512': hashlib.sha512(data).hexdigest()},
-                         body.hexdigests())
-        self.assertEqual(len(data), seen[-1])
-
-    def test_requests_sends_content_length_not_chunked(self):
-        path = os.path.join(self.tmp, 'data')
-        with open(path, 'wb') as f:
-            f.write(b'x' * 1000)
-        body = glance_mod.Body(path, 1000, ['sha256'])
-        prepared = requests.Request('PUT', 'http://x/', data=body).prepare()
-        self.assertEqual('1000', prepared.headers['Content-Length'])
-        self.assertNotIn('Transfer-Encoding', prepared.headers)
 
 
 class TestUpload(LoadTestBase):

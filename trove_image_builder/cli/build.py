@@ -100,8 +100,7 @@ class Build(show.ShowOne):
                                    builder_version=version.version_string())
         except errors.BuildFailed as exc:
             # The log's last lines usually name the failing script.
-            for line in exc.tail:
-                out.write('  | ' + line)
+            out.tail(exc.tail)
             raise
         if result.cached:
             out.say('%s is up to date' % result.image_path)

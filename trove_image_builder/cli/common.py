@@ -41,6 +41,11 @@ class Output:
     def note(self, message):
         self.write('note: %s' % message)
 
+    def tail(self, lines):
+        """The last lines of a log that explain a failure, indented."""
+        for line in lines:
+            self.write('  | ' + line)
+
 
 def add_cloud_arguments(parser, registrars=register.KINDS,
                         registrar_default=None,

@@ -64,8 +64,7 @@ class Verify(show.ShowOne):
         result = verify.run(a.image, opts, progress=out.say)
         if not result.passed:
             # The console's last lines usually show what went wrong.
-            for line in result.tail:
-                out.write('  | ' + line)
+            out.tail(result.tail)
             raise errors.VerifyFailed(result.message,
                                       serial_log=result.serial_log,
                                       tail=result.tail)

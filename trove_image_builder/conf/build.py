@@ -48,7 +48,3 @@ OPTS = [
     cfg.ListOpt('extra_elements', default=[],
                 help='More elements added to every image.'),
 ]
-
-
-def list_opts():
-    return [(GROUP, OPTS)]

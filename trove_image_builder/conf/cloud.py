@@ -42,7 +42,3 @@ OPTS = [
                help='Seconds to keep trying to delete a half-uploaded '
                     'image when Glance failed during the upload.'),
 ]
-
-
-def list_opts():
-    return [(GROUP, OPTS)]

@@ -27,7 +27,3 @@ OPTS = [
                     'mariadb_10.11.11.tar), the build embeds it, so the '
                     'first boot pulls nothing.'),
 ]
-
-
-def list_opts():
-    return [(GROUP, OPTS)]

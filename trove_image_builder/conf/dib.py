@@ -31,7 +31,3 @@ OPTS = [
                help='Seconds DIB gets to clean up after SIGTERM before it '
                     'is killed.'),
 ]
-
-
-def list_opts():
-    return [(GROUP, OPTS)]

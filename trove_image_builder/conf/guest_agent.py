@@ -39,7 +39,3 @@ OPTS = [
                help='Local Trove source tree used in dev mode; copied '
                     'into the image at build time.'),
 ]
-
-
-def list_opts():
-    return [(GROUP, OPTS)]

@@ -28,7 +28,3 @@ OPTS = [
                     'else DIB\'s default).'),
     cfg.URIOpt('ubuntu', help='Ubuntu archive (default: DIB\'s).'),
 ]
-
-
-def list_opts():
-    return [(GROUP, OPTS)]

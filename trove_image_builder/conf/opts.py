@@ -26,7 +26,5 @@ MODULES = (build, guest_agent, mirrors, dib, container_images, verify,
 
 
 def list_opts():
-    result = []
-    for module in MODULES:
-        result.extend(module.list_opts())
-    return result
+    """[(group, its options)]: each module of this package has one group."""
+    return [(module.GROUP, module.OPTS) for module in MODULES]

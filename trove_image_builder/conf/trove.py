@@ -31,7 +31,3 @@ OPTS = [
     cfg.StrOpt('config_file', default='/etc/trove/trove.conf',
                help='trove.conf read by trove-manage (manage registrar).'),
 ]
-
-
-def list_opts():
-    return [(GROUP, OPTS)]

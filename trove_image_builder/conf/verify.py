@@ -59,7 +59,3 @@ OPTS = [
     cfg.BoolOpt('record', default=True,
                 help='Record the result in the image\'s manifest.'),
 ]
-
-
-def list_opts():
-    return [(GROUP, OPTS)]

@@ -11,15 +11,11 @@
 # under the License.
 
 import os
-import subprocess
-import sys
-import time
 from unittest import mock
 
 from tests.unit import base
 from trove_image_builder import build
 from trove_image_builder import errors
-from trove_image_builder import lock
 from trove_image_builder import manifest
 
 
@@ -273,36 +269,3 @@ class TestCache(PlanTestBase):
             e = self.assertRaises(errors.HostError, build.execute, plan,
                                   force=True)
         self.assertIn('needs root', str(e))
-
-
-class TestLock(base.TestCase):
-
-    def test_second_holder_refused(self):
-        with lock.TargetLock(self.tmp, 'img'):
-            e = self.assertRaises(errors.Busy,
-                                  lock.TargetLock(self.tmp, 'img').__enter__)
-            self.assertIn('another build of img is running (pid %d)'
-                          % os.getpid(), str(e))
-        with lock.TargetLock(self.tmp, 'img'):
-            pass  # released: free again
-
-
-class TestSharedCacheLock(base.TestCase):
-
-    def test_second_holder_waits_until_free(self):
-        holder = subprocess.Popen([
-            sys.executable, '-c',
-            'import sys, time\n'
-            'from trove_image_builder import lock\n'
-            'with lock.SharedCacheLock(sys.argv[1]):\n'
-            '    print("held", flush=True)\n'
-            '    time.sleep(1.5)\n', self.tmp],
-            stdout=subprocess.PIPE, text=True)
-        self.assertEqual('held', holder.stdout.readline().strip())
-        waited = []
-        started = time.monotonic()
-        with lock.SharedCacheLock(self.tmp, on_wait=waited.append):
-            elapsed = time.monotonic() - started
-        holder.wait()
-        self.assertEqual([str(holder.pid)], waited)
-        self.assertGreater(elapsed, 0.5)

@@ -21,7 +21,7 @@ import tarfile
 
 from tests import archives
 from tests.unit import base
-from tests.unit import test_build
+from tests.unit.build import test_build
 from trove_image_builder import build
 from trove_image_builder.build import containers
 from trove_image_builder import errors

@@ -10,7 +10,6 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-import io
 import json
 import os
 import signal
@@ -19,7 +18,6 @@ from unittest import mock
 import fixtures
 
 from tests.unit import base
-from trove_image_builder.cli import app
 from trove_image_builder import errors
 from trove_image_builder import manifest
 from trove_image_builder import verify
@@ -401,16 +399,11 @@ class TestSignals(base.TestCase):
 class TestCli(base.TestCase):
 
     def run_cli(self, result, *argv):
-        out, err = io.StringIO(), io.StringIO()
-        self.useFixture(fixtures.MonkeyPatch('sys.stdout', out))
-        self.useFixture(fixtures.MonkeyPatch('sys.stderr', err))
         run = self.useFixture(fixtures.MockPatchObject(
             verify, 'run', return_value=result)).mock
-        conf = base.write(os.path.join(self.tmp, 'cli.conf'),
-                          '[verify]\ntimeout = 600\n')
-        rc = app.main(['--config-file', conf, 'verify', 'img.qcow2'] +
-                      list(argv))
-        return rc, out.getvalue(), err.getvalue(), run
+        rc, out, err = self.main('[verify]\ntimeout = 600\n', 'verify',
+                                 'img.qcow2', *argv)
+        return rc, out, err, run
 
     def test_failure_is_one_line_after_the_console_tail(self):
         result = verify.Result(
