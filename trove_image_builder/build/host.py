@@ -79,7 +79,7 @@ def block_device(choice, has_vfat=None):
     return 'efi' if has_vfat else 'mbr'
 
 
-def check_build_host(layout, prefix='/usr/local'):
+def check_build_host(layout, prefix=partmap.PREFIX):
     """Raise HostError naming what to install before a build can work."""
     tools = dict(BUILD_TOOLS)
     if layout == 'efi':

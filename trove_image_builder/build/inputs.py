@@ -20,6 +20,8 @@ import hashlib
 import json
 import os
 
+from trove_image_builder import imagefile
+
 # Not content: byproducts of a checkout or a previous run.
 SKIP_DIRS = {'.git', '.tox', '__pycache__', '.stestr', '.venv', 'build',
              'dist', '.eggs'}
@@ -44,7 +46,7 @@ def tree_hash(root):
                 digest.update(os.readlink(path).encode())
             else:
                 with open(path, 'rb') as f:
-                    for block in iter(lambda: f.read(1 << 20), b''):
+                    for block in iter(lambda: f.read(imagefile.CHUNK), b''):
                         digest.update(block)
             digest.update(b'\0')
     return digest.hexdigest()

@@ -45,6 +45,9 @@ MAPPER_DIR = '/dev/mapper'
 PROC_MISC = '/proc/misc'
 PROC_FILESYSTEMS = '/proc/filesystems'
 
+# Where it is installed unless told otherwise: sudo's secure_path has
+# PREFIX/sbin before /usr/sbin.
+PREFIX = '/usr/local'
 PROGRAM = os.path.join('libexec', 'trove-image-builder', 'partmap')
 COMMANDS = ('kpartx', 'dmsetup')
 # partx (libblkid) counts in 512-byte sectors whatever the logical sector
@@ -501,14 +504,14 @@ def _is_ours(link, program):
             and os.path.realpath(link) == os.path.realpath(program))
 
 
-def is_installed(prefix='/usr/local'):
+def is_installed(prefix=PREFIX):
     """True when PREFIX/sbin/kpartx and dmsetup lead to our program."""
     program, links = _install_paths(prefix)
     return os.path.isfile(program) and all(_is_ours(link, program)
                                            for link in links)
 
 
-def install(prefix='/usr/local'):
+def install(prefix=PREFIX):
     """Install this file as PREFIX/libexec/... and link kpartx, dmsetup.
 
     Idempotent; raises PartmapError, changing nothing, when a kpartx or
@@ -549,7 +552,7 @@ def _read_bytes(path):
         return None
 
 
-def uninstall(prefix='/usr/local'):
+def uninstall(prefix=PREFIX):
     """Remove what install() made (only that); returns removed paths."""
     program, links = _install_paths(prefix)
     removed = [link for link in links if _is_ours(link, program)]

@@ -69,7 +69,7 @@ class HostSetup(command.Command):
         parser = super().get_parser(prog_name)
         parser.add_argument('--remove', action='store_true',
                             help='Remove the partition mapper.')
-        parser.add_argument('--prefix', default='/usr/local',
+        parser.add_argument('--prefix', default=partmap.PREFIX,
                             help='Install prefix (sudo\'s secure_path must '
                                  'include PREFIX/sbin first).')
         return parser

@@ -32,6 +32,7 @@ from trove_image_builder.cloud import connection
 from trove_image_builder.cloud import flavors as flavors_mod
 from trove_image_builder.cloud import glance as glance_mod
 from trove_image_builder.cloud import quota
+from trove_image_builder import conf as conf_mod
 from trove_image_builder import datafiles
 from trove_image_builder.deploy import datastores
 from trove_image_builder.deploy import fetch
@@ -42,7 +43,8 @@ from trove_image_builder import manifest
 from trove_image_builder import register
 
 REGISTRARS = (register.AUTO,) + register.KINDS
-DOWNLOAD_DIR = '/var/cache/trove-image-builder/downloads'
+# Downloads live in the default DIB cache directory's downloads/.
+DOWNLOAD_DIR = os.path.join(conf_mod.default('build.cache_dir'), 'downloads')
 
 
 @dataclasses.dataclass(frozen=True)
