@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """The datastore / version / OS catalogue, read from the elements.
 
 Each datastore element declares its versions in ``datastore.yaml``; the
@@ -18,6 +30,15 @@ OS_FILE = os.path.join('trove-guest', 'os-releases.yaml')
 
 
 @dataclasses.dataclass(frozen=True)
+class ContainerBuild:
+    """How `container-image build` makes a version's image offline."""
+
+    debian_release: str
+    packages: tuple
+    path: str = ''
+
+
+@dataclasses.dataclass(frozen=True)
 class Version:
     datastore: str
     name: str
@@ -26,9 +47,9 @@ class Version:
     container_image: str
     validation_rules: str
     default: bool
-    # How `container-image build` makes its image from Debian packages
-    # ({debian_release, packages, path}), or None and why not.
-    container_build: dict = None
+    # How `container-image build` makes its image from Debian packages,
+    # or None and why not.
+    container_build: ContainerBuild = None
     container_build_note: str = ''
 
 
@@ -94,8 +115,9 @@ def _container_build(item, path):
             isinstance(p, str) for p in packages):
         raise errors.HostError('%s: container_build packages must be a '
                                'list of package names' % path)
-    return {'debian_release': str(build['debian_release']),
-            'packages': list(packages), 'path': str(build.get('path', ''))}
+    return ContainerBuild(debian_release=str(build['debian_release']),
+                          packages=tuple(packages),
+                          path=str(build.get('path', '')))
 
 
 def parse_datastore(data, element, path):

@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """load: file checks -> find-or-upload to Glance -> register with Trove.
 
 What the image is comes from the manifest beside it (flags may supply or
@@ -10,22 +22,22 @@ the image in Glance, so the next run only registers.
 import dataclasses
 import os
 import signal
-import tempfile
-import threading
 import time
 
 from trove_image_builder import catalog
-from trove_image_builder import cloud
+from trove_image_builder.cloud import connection
+from trove_image_builder.cloud import glance as glance_mod
+from trove_image_builder import conf as conf_mod
 from trove_image_builder import errors
-from trove_image_builder import glance as glance_mod
 from trove_image_builder import imagefile
 from trove_image_builder import lock
 from trove_image_builder import manifest
 from trove_image_builder import register
+from trove_image_builder import signals
 
 
 @dataclasses.dataclass(frozen=True)
-class Request:
+class Request(conf_mod.FromConf):
     """What the user asked for, after flags and config are merged."""
 
     image_path: str
@@ -35,28 +47,20 @@ class Request:
     manager: str = None
     name: str = None
     disk_format: str = None
-    visibility: str = 'private'
-    container_format: str = 'bare'
-    hash_algorithm: str = 'sha512'
-    cleanup_timeout: int = 60
+    visibility: str = conf_mod.option('cloud.visibility')
+    container_format: str = conf_mod.option('cloud.container_format')
+    hash_algorithm: str = conf_mod.option('cloud.hash_algorithm')
+    cleanup_timeout: int = conf_mod.option('cloud.cleanup_timeout')
     register: bool = True
-    registrar: str = 'api'
-    register_by: str = 'tags'
+    registrar: str = conf_mod.option('trove.registrar')
+    register_by: str = conf_mod.option('trove.register_by')
     validation_rules: str = None
-    trove_manage: str = 'trove-manage'
-    trove_config_file: str = '/etc/trove/trove.conf'
+    trove_manage: str = conf_mod.option('trove.trove_manage')
+    trove_config_file: str = conf_mod.option('trove.config_file')
 
     @classmethod
     def from_conf(cls, conf, image_path, **flags):
-        c, t = conf.cloud, conf.trove
-        values = dict(
-            visibility=c.visibility, container_format=c.container_format,
-            hash_algorithm=c.hash_algorithm,
-            cleanup_timeout=c.cleanup_timeout, registrar=t.registrar,
-            register_by=t.register_by, trove_manage=t.trove_manage,
-            trove_config_file=t.config_file)
-        values.update({k: v for k, v in flags.items() if v is not None})
-        return cls(image_path=image_path, **values)
+        return super().from_conf(conf, image_path=image_path, **flags)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,43 +92,12 @@ class Result:
     notes: tuple = ()
 
 
-def check_file(path, declared_format):
-    """Exists, readable, and qemu-img agrees with the declared format.
-
-    Returns the format qemu-img found. For qcow2, `qemu-img check` also
-    walks the metadata (cheap: tables, not data) to catch corruption.
-    """
-    if not os.path.exists(path):
-        raise errors.InputError('image not found: %s' % path)
-    if not os.path.isfile(path):
-        raise errors.InputError('not a regular file: %s' % path)
-    try:
-        with open(path, 'rb') as f:
-            f.read(1)
-    except OSError as exc:
-        raise errors.InputError('image not readable: %s: %s'
-                                % (path, exc.strerror))
-    found = imagefile.info(path).get('format')
-    if declared_format and found != declared_format:
-        raise errors.InputError('format mismatch: %s is %s, its manifest '
-                                'or --disk-format says %s'
-                                % (path, found, declared_format))
-    if found == 'qcow2':
-        res = imagefile.run('check', '-q', path)
-        # 1: corruption, 2: check not completed, 3: leaks only (harmless)
-        if res.returncode in (1, 2):
-            raise errors.InputError('corrupt qcow2 image %s: %s'
-                                    % (path, imagefile.last_line(
-                                        res.stderr + res.stdout)))
-    return found
-
-
 def describe(req, builder_version=None):
     """Check the file and decide name, tags and properties; no network."""
     path = os.path.abspath(req.image_path)
     facts = manifest.read(path) or {}
     declared = req.disk_format or facts.get('format')
-    disk_format = check_file(path, declared)
+    disk_format = imagefile.check_file(path, declared)
     size = os.path.getsize(path)
     if facts.get('size') is not None and facts['size'] != size:
         raise errors.InputError(
@@ -249,7 +222,8 @@ def upload(glance, image, req, progress=None):
                            sorted({'sha256', req.hash_algorithm}), progress)
     started = time.monotonic()
     try:
-        with _sigterm_interrupts():
+        # SIGTERM during the upload raises, so the image is cleaned up.
+        with signals.interrupting(signums=(signal.SIGTERM,)):
             glance.upload(image_id, body)
         seconds = time.monotonic() - started
         if body.sent != image.size:
@@ -283,25 +257,6 @@ def upload(glance, image, req, progress=None):
     return stored, seconds, notes
 
 
-class _sigterm_interrupts:
-    """SIGTERM during the upload raises, so the image is cleaned up."""
-
-    def __enter__(self):
-        self._old = None
-        if threading.current_thread() is threading.main_thread():
-            self._old = signal.signal(signal.SIGTERM, self._raise)
-        return self
-
-    @staticmethod
-    def _raise(signum, frame):
-        raise errors.Interrupted('interrupted by SIGTERM')
-
-    def __exit__(self, *exc):
-        if self._old is not None:
-            signal.signal(signal.SIGTERM, self._old)
-        return False
-
-
 def _registration(glance, image, stored, req):
     tags = tuple(image.tags) if req.register_by == 'tags' else ()
     return register.Wanted(
@@ -323,7 +278,7 @@ def run(req, connect, progress=None, say=None, builder_version=None,
         image = dataclasses.replace(
             image, sha256=manifest.sha256_file(image.path))
     conn = connect()
-    glance = glance_mod.Glance(cloud.image_api(conn),
+    glance = glance_mod.Glance(connection.image_api(conn),
                                conn.current_project_id)
     notes = []
     with _load_lock(image.sha256):
@@ -385,24 +340,12 @@ def run(req, connect, progress=None, say=None, builder_version=None,
                                parameters=parameters, notes=tuple(notes))
 
 
-class _load_lock:
+def _load_lock(sha256):
     """One load of the same file content at a time on this host.
 
     So a second one never deletes the first one's image mid-upload.
     """
-
-    def __init__(self, sha256):
-        self._lock = lock.TargetLock(tempfile.gettempdir(),
-                                     'trove-image-builder-load-%s'
-                                     % sha256[:16])
-
-    def __enter__(self):
-        try:
-            self._lock.__enter__()
-        except errors.Busy:
-            raise errors.Busy('another load of the same image is running '
-                              'on this host; try again when it ends')
-        return self
-
-    def __exit__(self, *exc):
-        return self._lock.__exit__(*exc)
+    return lock.Lock(
+        os.path.join(lock.private_dir(), 'load-%s.lock' % sha256[:16]),
+        lock.refuse('another load of the same image is running on this '
+                    'host; try again when it ends'))

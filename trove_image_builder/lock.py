@@ -1,34 +1,72 @@
-"""Locks between processes on one host (flock: freed when the holder
-dies, so a killed build never leaves a stale lock)."""
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Locks between processes on one host.
+
+One kind of lock: an exclusive flock on a file that records the holder's
+pid. flock is freed when its holder dies, so a killed run never leaves a
+stale lock. The file is opened without following a symlink, and locks
+that have no directory of their own live in one only this user (root,
+for builds) can write to.
+"""
 
 import fcntl
 import os
+import tempfile
 
 from trove_image_builder import errors
 
 
-class _PidLock:
-    """An exclusive flock on a file that records the holder's pid."""
+def private_dir(base=None):
+    """<tmp>/trove-image-builder-<uid>: created 0700, refused if foreign."""
+    path = os.path.join(base or tempfile.gettempdir(),
+                        'trove-image-builder-%d' % os.geteuid())
+    try:
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        pass
+    st = os.lstat(path)
+    if (not os.path.isdir(path) or os.path.islink(path)
+            or st.st_uid != os.geteuid() or st.st_mode & 0o077):
+        raise errors.HostError('%s is not a directory of this user only '
+                               '(mode 0700); remove it' % path)
+    return path
 
-    def __init__(self, path):
+
+class Lock:
+    """An exclusive flock on path.
+
+    When another process holds it: busy(holder pid) is called; it raises
+    to give up, or returns to wait for the lock.
+    """
+
+    def __init__(self, path, busy):
         self.path = path
+        self._busy = busy
         self._fd = None
 
-    def _busy(self, fd, holder):
-        """Called when another process holds the lock.
-
-        Return to wait for it, raise to give up (fd is closed then).
-        """
-        raise NotImplementedError
-
     def __enter__(self):
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW |
+                         os.O_CLOEXEC, 0o644)
+        except OSError as exc:
+            raise errors.HostError('cannot open the lock %s: %s'
+                                   % (self.path, exc.strerror))
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 holder = os.pread(fd, 32, 0).decode(errors='replace')
-                self._busy(fd, holder.strip() or 'unknown')
+                self._busy(holder.strip() or 'unknown')
                 fcntl.flock(fd, fcntl.LOCK_EX)
         except BaseException:
             os.close(fd)
@@ -45,19 +83,27 @@ class _PidLock:
         return False
 
 
-class TargetLock(_PidLock):
+def refuse(message):
+    """A busy callback that gives up with Busy(message)."""
+    def busy(holder):
+        raise errors.Busy(message)
+    return busy
+
+
+class TargetLock(Lock):
     """One build of an image at a time: a second one is refused."""
 
     def __init__(self, directory, name):
-        super().__init__(os.path.join(directory, '.%s.lock' % name))
+        super().__init__(os.path.join(directory, '.%s.lock' % name),
+                         self._refuse)
         self.name = name
 
-    def _busy(self, fd, holder):
+    def _refuse(self, holder):
         raise errors.Busy('another build of %s is running (pid %s); try '
                           'again when it ends' % (self.name, holder))
 
 
-class SharedCacheLock(_PidLock):
+class SharedCacheLock(Lock):
     """Builds sharing DIB's image cache take turns.
 
     DIB shares its apt archive and debootstrap tarball between builds
@@ -66,10 +112,6 @@ class SharedCacheLock(_PidLock):
     """
 
     def __init__(self, cache_dir, on_wait=None):
-        super().__init__(os.path.join(cache_dir,
-                                      '.trove-image-builder.lock'))
-        self._on_wait = on_wait
-
-    def _busy(self, fd, holder):
-        if self._on_wait:
-            self._on_wait(holder)
+        super().__init__(
+            os.path.join(cache_dir, '.trove-image-builder.lock'),
+            on_wait or (lambda holder: None))

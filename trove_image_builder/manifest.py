@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """The JSON record written beside each image.
 
 Every later step (load, verify, register) reads this file instead of
@@ -9,9 +21,9 @@ import json
 import os
 
 from trove_image_builder import errors
+from trove_image_builder import imagefile
 
 SCHEMA = 1
-CHUNK = 4 * 1024 * 1024
 
 
 def path_for(image_path):
@@ -23,7 +35,7 @@ def sha256_file(path):
     digest = hashlib.sha256()
     with open(path, 'rb') as f:
         while True:
-            block = f.read(CHUNK)
+            block = f.read(imagefile.CHUNK)
             if not block:
                 break
             digest.update(block)

@@ -26,9 +26,9 @@ from testtools import content
 import yaml
 
 from integration import minicloud
-from trove_image_builder import cloud as cloud_mod
+from trove_image_builder.cloud import connection as cloud_mod
+from trove_image_builder.cloud import quota
 from trove_image_builder import manifest
-from trove_image_builder import quota
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))

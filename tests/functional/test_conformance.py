@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """Trove's own RPC client prepares a database on really built images.
 
 Real parts only: the datastore container image is built here from
@@ -15,7 +27,7 @@ import os
 import subprocess
 
 from tests.functional import base
-from trove_image_builder.containerimage import archive
+from trove_image_builder.build.containerimage import archive
 from trove_image_builder import manifest
 
 BROKEN_REPO = 'tib-test/broken'
@@ -58,8 +70,10 @@ class ConformanceBase(base.FunctionalTestCase):
         return json.loads(proc.stdout)
 
     def _broken_archive(self, version_number):
-        """A container whose entrypoint exits at once, tagged as the
-        agent will ask for it under BROKEN_REPO."""
+        """A container whose entrypoint exits at once.
+
+        Tagged as the agent will ask for it under BROKEN_REPO.
+        """
         path = os.path.join(self.ws, 'broken.tar')
         layer = os.path.join(self.ws, 'broken-layer.tar')
         subprocess.run(['tar', '-C', '/', '-cf', layer, 'bin/busybox'],

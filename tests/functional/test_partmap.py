@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """The kpartx/dmsetup stand-in against real loop devices, file systems, fstrim.
 
 Needs root (loop devices, mkfs, mount).  Each test works on its own
@@ -11,7 +23,7 @@ import sys
 import tempfile
 import unittest
 
-from trove_image_builder import partmap
+from trove_image_builder.build import partmap
 
 TOOLS = ('losetup', 'partx', 'blockdev', 'parted', 'sgdisk', 'mkfs.ext4',
          'mount', 'umount', 'fstrim')

@@ -1,12 +1,27 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """Helpers shared by the unit tests."""
 
+import io
 import os
 import textwrap
 
 import fixtures
 import testtools
 
+from trove_image_builder.cli import app
 from trove_image_builder import conf as conf_mod
+
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
@@ -27,6 +42,23 @@ class TestCase(testtools.TestCase):
     def setUp(self):
         super().setUp()
         self.tmp = self.useFixture(fixtures.TempDir()).path
+
+    def capture(self):
+        """stdout and stderr, as StringIOs, for the rest of the test."""
+        out, err = io.StringIO(), io.StringIO()
+        self.useFixture(fixtures.MonkeyPatch('sys.stdout', out))
+        self.useFixture(fixtures.MonkeyPatch('sys.stderr', err))
+        return out, err
+
+    def main(self, conf_text, *argv):
+        """The real command line, with conf_text as its config file.
+
+        Returns (exit code, stdout, stderr).
+        """
+        out, err = self.capture()
+        conf = write(os.path.join(self.tmp, 'cli.conf'), conf_text)
+        rc = app.main(['--config-file', conf] + list(argv))
+        return rc, out.getvalue(), err.getvalue()
 
     def fake_elements(self):
         """A minimal elements tree with one datastore and two systems."""

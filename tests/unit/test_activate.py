@@ -1,16 +1,25 @@
-import io
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 import json
-import os
 from unittest import mock
 
 import fixtures
 
 from tests.unit import base
+from tests.unit.register import test_register
 from tests.unit import test_load
-from tests.unit import test_register
 from trove_image_builder import activate
-from trove_image_builder.cli import app
-from trove_image_builder import cloud
+from trove_image_builder.cloud import connection
 from trove_image_builder import errors
 from trove_image_builder import register
 
@@ -121,20 +130,15 @@ class TestCli(base.TestCase):
             {'id': 'img-1011', 'status': 'active', 'tags': list(TAGS)},
             {'id': 'img-114', 'status': 'active', 'tags': []}])
         self.useFixture(fixtures.MockPatchObject(
-            cloud, 'connect', return_value=mock.Mock()))
+            connection, 'connect', return_value=mock.Mock()))
         self.useFixture(fixtures.MockPatchObject(
             register, 'make', side_effect=lambda *a: self.reg))
         self.useFixture(fixtures.MockPatch(
-            'trove_image_builder.glance.Glance',
+            'trove_image_builder.cloud.glance.Glance',
             side_effect=lambda *a: self.glance))
 
     def run_cli(self, *argv):
-        out, err = io.StringIO(), io.StringIO()
-        self.useFixture(fixtures.MonkeyPatch('sys.stdout', out))
-        self.useFixture(fixtures.MonkeyPatch('sys.stderr', err))
-        conf = base.write(os.path.join(self.tmp, 'c.conf'), '[cloud]\n')
-        rc = app.main(['--config-file', conf] + list(argv))
-        return rc, out.getvalue(), err.getvalue()
+        return self.main('[cloud]\n', *argv)
 
     def test_activate_json(self):
         rc, out, err = self.run_cli('activate', 'mariadb', '11.4',
@@ -158,7 +162,7 @@ class TestCli(base.TestCase):
         self.assertTrue(self.reg.version('mariadb', '10.11').default)
 
     def test_cloud_errors_are_one_line(self):
-        cloud.connect.side_effect = errors.CloudError(
+        connection.connect.side_effect = errors.CloudError(
             'authentication failed: Keystone refused the credentials')
         rc, _out, err = self.run_cli('activate', 'mariadb', '11.4')
         self.assertEqual(errors.CloudError.exit_code, rc)
@@ -175,40 +179,3 @@ class TestCli(base.TestCase):
         rc, _out, err = self.run_cli('load', image + '.missing')
         self.assertEqual(2, rc)
         self.assertIn('image not found', err)
-
-
-class TestTranslate(base.TestCase):
-
-    def test_messages(self):
-        from keystoneauth1 import exceptions as ksa_exc
-        cases = [
-            (ksa_exc.ConnectFailure(
-                'Unable to establish connection to http://127.0.0.1:9292/v2/'
-                'images: HTTPConnectionPool(host=\'127.0.0.1\', port=9292):'
-                ' Max retries exceeded (Caused by NewConnectionError(\'x: '
-                '[Errno 111] Connection refused\'))'),
-             'cannot reach Glance at http://127.0.0.1:9292: connection '
-             'refused'),
-            (ksa_exc.Unauthorized('The request you have made requires '
-                                  'authentication.'),
-             'authentication failed: Glance refused the credentials '
-             '(check clouds.yaml / OS_* variables)'),
-            (ksa_exc.SSLError('https://cloud.example:5000/v3 certificate '
-                              'verify failed'),
-             'TLS verification failed talking to Glance at '
-             'https://cloud.example:5000; give the CA bundle with [cloud] '
-             'cacert (or --insecure, for a test cloud only)'),
-            (ksa_exc.EndpointNotFound(), 'the cloud\'s catalog has no Glance'
-                                         ' endpoint'),
-        ]
-        for exc, text in cases:
-            self.assertEqual(text, str(cloud.translate(exc, 'Glance')))
-
-    def test_insecure_only_when_asked(self):
-        with mock.patch('openstack.connect') as connect:
-            cloud.connect(cloud.Options(os_cloud='c'))
-            self.assertNotIn('verify', connect.call_args[1])
-            cloud.connect(cloud.Options(os_cloud='c', insecure=True))
-            self.assertFalse(connect.call_args[1]['verify'])
-            cloud.connect(cloud.Options(cacert='/ca.pem'))
-            self.assertEqual('/ca.pem', connect.call_args[1]['cacert'])

@@ -1,30 +1,38 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 import io
 import json
 import os
 import sys
-
-import fixtures
+from unittest import mock
 
 from tests.unit import base
 from trove_image_builder import catalog
 from trove_image_builder.cli import app
+from trove_image_builder.cli import common
 
 
 class TestCli(base.TestCase):
 
     def run_cli(self, *argv):
-        out, err = io.StringIO(), io.StringIO()
-        self.useFixture(fixtures.MonkeyPatch('sys.stdout', out))
-        self.useFixture(fixtures.MonkeyPatch('sys.stderr', err))
-        conf = base.write(os.path.join(self.tmp, 'cli.conf'), """
+        return self.main("""
             [build]
             elements_dir = %s
             output_dir = %s
             [mirrors]
             from_host = false
-            """ % (self.fake_elements(), os.path.join(self.tmp, 'out')))
-        rc = app.main(['--config-file', conf] + list(argv))
-        return rc, out.getvalue(), err.getvalue()
+            """ % (self.fake_elements(), os.path.join(self.tmp, 'out')),
+            *argv)
 
     def test_list_json(self):
         rc, out, _err = self.run_cli('list', '-f', 'json')
@@ -77,9 +85,7 @@ class TestCli(base.TestCase):
             self.assertNotIn('Traceback', err)
 
     def test_missing_config_file(self):
-        out, err = io.StringIO(), io.StringIO()
-        self.useFixture(fixtures.MonkeyPatch('sys.stdout', out))
-        self.useFixture(fixtures.MonkeyPatch('sys.stderr', err))
+        _out, err = self.capture()
         rc = app.main(['--config-file', '/nonexistent.conf', 'list'])
         self.assertNotEqual(0, rc)
         self.assertIn('nonexistent.conf', err.getvalue())
@@ -94,9 +100,7 @@ class TestRealElementsDryRun(base.TestCase):
     """
 
     def dry_run(self, *argv):
-        out, err = io.StringIO(), io.StringIO()
-        self.useFixture(fixtures.MonkeyPatch('sys.stdout', out))
-        self.useFixture(fixtures.MonkeyPatch('sys.stderr', err))
+        out, err = self.capture()
         conf = base.write(os.path.join(self.tmp, 'real.conf'), """
             [build]
             elements_dir = %s
@@ -131,3 +135,23 @@ class TestRealElementsDryRun(base.TestCase):
                                     ver.name)
                 self.assertIn('# DIB_TROVE_CONTAINER_IMAGE=%s'
                               % ver.container_image, text)
+
+
+class TestOutput(base.TestCase):
+
+    def output(self, verbose_level):
+        stream = io.StringIO()
+        app = mock.Mock(stderr=stream,
+                        options=mock.Mock(verbose_level=verbose_level))
+        out = common.Output(app)
+        out.say('building')
+        out.note('careful')
+        out.tail(['last line'])
+        return stream.getvalue()
+
+    def test_progress_notes_and_tails(self):
+        self.assertEqual('building\nnote: careful\n  | last line\n',
+                         self.output(1))
+
+    def test_quiet_silences_progress_only(self):
+        self.assertEqual('note: careful\n  | last line\n', self.output(0))

@@ -1,10 +1,21 @@
-"""`build`: one image for a datastore version (or the generic one)."""
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
 
-import sys
+"""`build`: one image for a datastore version (or the generic one)."""
 
 from cliff import show
 
 from trove_image_builder import build
+from trove_image_builder.cli import common
 from trove_image_builder import errors
 from trove_image_builder import redact
 from trove_image_builder import version
@@ -13,28 +24,16 @@ SHOWN = ('image', 'datastore', 'datastore_version', 'os', 'release',
          'format', 'size', 'sha256', 'build_seconds', 'cached', 'manifest')
 
 
-def _progress(message):
-    sys.stderr.write(message + '\n')
-    sys.stderr.flush()
-
-
-def _free_long_format_option(parser):
-    """Keep cliff's output format on -f only.
-
-    In DIB's world --format is the image format, as Trove's spec for this
-    command names it; cliff's output formatter stays reachable as -f.
-    """
-    action = parser._option_string_actions.pop('--format', None)
-    if action is not None:
-        action.option_strings.remove('--format')
-
-
 class Build(show.ShowOne):
     """Build a Trove guest image with diskimage-builder."""
 
+    # In DIB's world --format is the image format, as Trove's spec for
+    # this command names it: it takes --format from cliff's output
+    # formatter, which stays reachable as -f.
+    conflict_handler = 'resolve'
+
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
-        _free_long_format_option(parser)
         parser.add_argument(
             'datastore', nargs='?', metavar='DATASTORE',
             help='Datastore to build for (see "list"), or "generic". '
@@ -95,16 +94,16 @@ class Build(show.ShowOne):
                         '# %s=%s\n' % (key, redact.url(value)))
             self.app.stdout.write(plan.command.shell() + '\n')
             raise SystemExit(0)
+        out = common.Output(self.app)
         try:
-            result = build.execute(plan, force=a.force, progress=_progress,
+            result = build.execute(plan, force=a.force, progress=out.say,
                                    builder_version=version.version_string())
         except errors.BuildFailed as exc:
             # The log's last lines usually name the failing script.
-            for line in exc.tail:
-                _progress('  | ' + line)
+            out.tail(exc.tail)
             raise
         if result.cached:
-            _progress('%s is up to date' % result.image_path)
+            out.say('%s is up to date' % result.image_path)
         data = dict(result.manifest, image=result.image_path,
                     cached=result.cached, manifest=result.manifest_path)
         return SHOWN, tuple(data.get(k) for k in SHOWN)

@@ -1,18 +1,30 @@
-"""`deploy`, `undeploy` and `trove-config`: the devstack plugin's verbs."""
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
 
-import sys
+"""`deploy`, `undeploy` and `trove-config`: the devstack plugin's verbs."""
 
 from cliff import command
 from cliff import lister
 
 from trove_image_builder import catalog
-from trove_image_builder.cli import load as load_cli
-from trove_image_builder import cloud
+from trove_image_builder.cli import common
+from trove_image_builder.cloud import connection
+from trove_image_builder.cloud import flavors
 from trove_image_builder import datafiles
 from trove_image_builder import deploy
-from trove_image_builder import flavors
-from trove_image_builder import teardown
-from trove_image_builder import troveconf
+from trove_image_builder.deploy import datastores
+from trove_image_builder.deploy import troveconf
+from trove_image_builder.deploy import undeploy
+from trove_image_builder import register
 from trove_image_builder import version
 
 DATASTORES_HELP = ('Datastore versions, e.g. "mariadb:10.11 mysql:8.4 '
@@ -21,19 +33,13 @@ DATASTORES_HELP = ('Datastore versions, e.g. "mariadb:10.11 mysql:8.4 '
                    'default.')
 
 
-def _say(message):
-    sys.stderr.write(message + '\n')
-    sys.stderr.flush()
-
-
 def _cloud_arguments(parser):
-    group = load_cli.add_cloud_arguments(parser)
     # deploy also knows "auto": the API when it answers, else trove-manage
-    action = parser._option_string_actions['--registrar']
-    action.choices = list(deploy.REGISTRARS)
-    action.default = 'auto'
-    action.help = ('auto (default): Trove\'s API when it answers, else '
-                   'trove-manage on this host; api; manage.')
+    group = common.add_cloud_arguments(
+        parser, registrars=deploy.REGISTRARS,
+        registrar_default=register.AUTO,
+        registrar_help='auto (default): Trove\'s API when it answers, else '
+                       'trove-manage on this host; api; manage.')
     group.add_argument('--trove-manage', metavar='PATH',
                        help='trove-manage command (manage registrar).')
     group.add_argument('--limits-cloud', metavar='NAME',
@@ -45,14 +51,12 @@ def _cloud_arguments(parser):
 
 
 def _connectors(conf, a):
-    opts = load_cli.cloud_options(conf, a)
+    opts = common.cloud_options(conf, a)
     limits = None
     if a.limits_cloud:
-        limits_opts = cloud.Options.from_conf(
-            conf, os_cloud=a.limits_cloud, region_name=a.os_region_name,
-            cacert=a.os_cacert, insecure=a.insecure)
-        limits = lambda: cloud.connect(limits_opts)  # noqa: E731
-    return (lambda: cloud.connect(opts)), limits
+        limits_opts = common.cloud_options(conf, a, os_cloud=a.limits_cloud)
+        limits = lambda: connection.connect(limits_opts)  # noqa: E731
+    return (lambda: connection.connect(opts)), limits
 
 
 def _flavor_specs(a):
@@ -77,8 +81,7 @@ class Deploy(lister.Lister):
                             help='Download a prebuilt image (once; kept '
                                  'by URL in --download-dir).')
         parser.add_argument('--download-dir', metavar='DIR',
-                            default='/var/cache/trove-image-builder/'
-                                    'downloads')
+                            default=deploy.DOWNLOAD_DIR)
         parser.add_argument('--state-file', metavar='FILE',
                             help='Record what was made here, for '
                                  'undeploy.')
@@ -139,14 +142,15 @@ class Deploy(lister.Lister):
             load_flags=tuple((k, v) for k, v in load_flags.items()
                              if v is not None))
         connect, connect_limits = _connectors(conf, a)
-        result = deploy.run(req, conf, connect, say=_say,
+        out = common.Output(self.app)
+        result = deploy.run(req, conf, connect, say=out.say,
                             connect_limits=connect_limits,
                             builder_version=version.version_string())
-        for out in result.flavors:
-            _say('flavor %s (%s): %s' % (out.flavor.id, out.flavor.name,
-                                         out.action))
+        for made in result.flavors:
+            out.say('flavor %s (%s): %s' % (made.flavor.id, made.flavor.name,
+                                            made.action))
         for note in result.notes:
-            _say('note: %s' % note)
+            out.note(note)
         columns = ('datastore', 'version', 'version_number', 'source',
                    'image_id', 'uploaded', 'registration', 'default',
                    'registrar')
@@ -178,12 +182,12 @@ class Undeploy(lister.Lister):
     def take_action(self, parsed_args):
         a = parsed_args
         connect, connect_limits = _connectors(self.app.conf, a)
-        removed = teardown.run(
+        trove = common.registrar_settings(self.app.conf, a)
+        removed = undeploy.run(
             a.state_file, connect, registrar_kind=a.registrar,
-            trove_manage=a.trove_manage or self.app.conf.trove.trove_manage,
-            trove_config_file=a.trove_config_file
-            or self.app.conf.trove.config_file,
-            say=_say, connect_limits=connect_limits)
+            trove_manage=trove.trove_manage,
+            trove_config_file=trove.config_file,
+            say=common.Output(self.app).say, connect_limits=connect_limits)
         return ('kind', 'name', 'result'), [(r.kind, r.name, r.action)
                                             for r in removed]
 
@@ -215,8 +219,8 @@ class TroveConfig(command.Command):
         a = parsed_args
         conf = self.app.conf.build
         cat = catalog.Catalog.load(datafiles.elements_dir(conf.elements_dir))
-        versions = troveconf.parse_entries(a.datastores or conf.datastore,
-                                           cat)
+        versions = datastores.parse_entries(a.datastores or conf.datastore,
+                                            cat)
         wanted = flavors.parse_all(_flavor_specs(a))
         for section, option, value in troveconf.lines(versions, a.target,
                                                       wanted):

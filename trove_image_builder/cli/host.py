@@ -1,12 +1,24 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """`host-check` and `host-setup`: can this machine build images?"""
 
 from cliff import command
 from cliff import lister
 
 from trove_image_builder import build
+from trove_image_builder.build import host
+from trove_image_builder.build import partmap
 from trove_image_builder import errors
-from trove_image_builder import host
-from trove_image_builder import partmap
 
 
 class HostCheck(lister.Lister):
@@ -57,7 +69,7 @@ class HostSetup(command.Command):
         parser = super().get_parser(prog_name)
         parser.add_argument('--remove', action='store_true',
                             help='Remove the partition mapper.')
-        parser.add_argument('--prefix', default='/usr/local',
+        parser.add_argument('--prefix', default=partmap.PREFIX,
                             help='Install prefix (sudo\'s secure_path must '
                                  'include PREFIX/sbin first).')
         return parser

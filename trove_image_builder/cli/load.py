@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """`load`: upload an image to Glance and register it with Trove."""
 
 import sys
@@ -5,7 +17,8 @@ import time
 
 from cliff import show
 
-from trove_image_builder import cloud
+from trove_image_builder.cli import common
+from trove_image_builder.cloud import connection
 from trove_image_builder import load
 from trove_image_builder import version
 
@@ -14,11 +27,6 @@ SHOWN = ('image_id', 'name', 'status', 'uploaded', 'upload_seconds',
          'visibility', 'datastore', 'datastore_version', 'version_number',
          'manager', 'registrar', 'registration', 'config_parameters',
          'notes')
-
-
-def say(message):
-    sys.stderr.write(message + '\n')
-    sys.stderr.flush()
 
 
 class ProgressBar:
@@ -44,32 +52,6 @@ class ProgressBar:
         if done >= total:
             self.stream.write('\n')
         self.stream.flush()
-
-
-def add_cloud_arguments(parser):
-    group = parser.add_argument_group('cloud')
-    group.add_argument('--os-cloud', metavar='NAME',
-                       help='Cloud in clouds.yaml (default: [cloud] '
-                            'os_cloud, $OS_CLOUD, else OS_* variables).')
-    group.add_argument('--os-region-name', metavar='REGION')
-    group.add_argument('--os-cacert', metavar='FILE',
-                       help='CA bundle for the cloud\'s TLS certificates.')
-    group.add_argument('--insecure', action='store_true', default=None,
-                       help='Do not verify TLS certificates (test clouds '
-                            'only).')
-    group.add_argument('--registrar', choices=['api', 'manage'],
-                       help='Trove API via troveclient (default) or '
-                            'trove-manage on this host.')
-    group.add_argument('--trove-config-file', metavar='FILE',
-                       help='trove.conf for trove-manage (manage '
-                            'registrar).')
-    return group
-
-
-def cloud_options(conf, args):
-    return cloud.Options.from_conf(
-        conf, os_cloud=args.os_cloud, region_name=args.os_region_name,
-        cacert=args.os_cacert, insecure=args.insecure)
 
 
 def _registration_text(outcome):
@@ -116,7 +98,7 @@ class Load(show.ShowOne):
         parser.add_argument('--no-register', dest='register',
                             action='store_false', default=None,
                             help='Upload only.')
-        add_cloud_arguments(parser)
+        common.add_cloud_arguments(parser)
         return parser
 
     def take_action(self, parsed_args):
@@ -130,20 +112,22 @@ class Load(show.ShowOne):
             register_by=a.register_by, validation_rules=a.validation_rules,
             register=a.register, registrar=a.registrar,
             trove_config_file=a.trove_config_file)
-        opts = cloud_options(conf, a)
-        progress = ProgressBar() if sys.stderr.isatty() else None
-        result = load.run(req, lambda: cloud.connect(opts),
-                          progress=progress, say=say,
+        opts = common.cloud_options(conf, a)
+        out = common.Output(self.app)
+        progress = ProgressBar(out.stream) if out.stream.isatty() and \
+            not out.quiet else None
+        result = load.run(req, lambda: connection.connect(opts),
+                          progress=progress, say=out.say,
                           builder_version=version.version_string())
         for note in result.notes:
-            say('note: %s' % note)
+            out.note(note)
         outcome = result.registration
         if outcome and outcome.action == 'updated':
-            say('datastore version %s %s was already registered (%s); '
-                'updated: %s' % (outcome.version.datastore,
-                                 outcome.version.name,
-                                 outcome.previous.image_ref(),
-                                 '; '.join(outcome.changes)))
+            out.say('datastore version %s %s was already registered (%s); '
+                    'updated: %s' % (outcome.version.datastore,
+                                     outcome.version.name,
+                                     outcome.previous.image_ref(),
+                                     '; '.join(outcome.changes)))
         img, stored = result.image, result.glance_image
         seconds = result.upload_seconds
         data = {

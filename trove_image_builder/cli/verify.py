@@ -1,23 +1,29 @@
-"""`verify`: boot an image under qemu and check it is ready for Trove."""
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
 
-import sys
+"""`verify`: boot an image under qemu and check it is ready for Trove."""
 
 from cliff import show
 
-from trove_image_builder import conformance
+from trove_image_builder.cli import common
 from trove_image_builder import errors
 from trove_image_builder import verify
+from trove_image_builder.verify import conformance
 
 SHOWN = ('image', 'result', 'seconds', 'accelerator', 'checks',
          'serial_log', 'manifest')
 CONFORMANCE_SHOWN = ('image', 'result', 'datastore', 'datastore_version',
                      'container_image', 'trove_version', 'seconds',
                      'accelerator', 'steps', 'serial_log', 'manifest')
-
-
-def _progress(message):
-    sys.stderr.write(message + '\n')
-    sys.stderr.flush()
 
 
 class Verify(show.ShowOne):
@@ -76,11 +82,11 @@ class Verify(show.ShowOne):
             self.app.conf, timeout=a.timeout, accelerator=a.accelerator,
             memory=a.memory, cpus=a.cpus, seed=a.seed,
             ssh_port=a.ssh_port, record=a.record)
-        result = verify.run(a.image, opts, progress=_progress)
+        out = common.Output(self.app)
+        result = verify.run(a.image, opts, progress=out.say)
         if not result.passed:
             # The console's last lines usually show what went wrong.
-            for line in result.tail:
-                _progress('  | ' + line)
+            out.tail(result.tail)
             raise errors.VerifyFailed(result.message,
                                       serial_log=result.serial_log,
                                       tail=result.tail)
@@ -99,12 +105,12 @@ class Verify(show.ShowOne):
             conf, accelerator=a.accelerator, memory=a.memory, cpus=a.cpus,
             record=a.record, transport_url=a.transport_url,
             boot_timeout=a.timeout)
+        out = common.Output(self.app)
         result = conformance.run(a.image, a.conformance, opts,
                                  conformance.load_catalog(conf),
-                                 progress=_progress)
+                                 progress=out.say)
         if not result.passed:
-            for line in result.tail:
-                _progress('  | ' + line)
+            out.tail(result.tail)
             raise errors.VerifyFailed(result.message,
                                       serial_log=result.serial_log,
                                       tail=result.tail)

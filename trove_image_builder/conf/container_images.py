@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """[container_images]: datastore container images baked into images."""
 
 from oslo_config import cfg
@@ -15,7 +27,3 @@ OPTS = [
                     'mariadb_10.11.11.tar), the build embeds it, so the '
                     'first boot pulls nothing.'),
 ]
-
-
-def list_opts():
-    return [(GROUP, OPTS)]

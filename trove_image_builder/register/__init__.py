@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """Registering datastore versions with Trove, two ways.
 
 A Registrar reads what Trove holds for a datastore and writes versions,
@@ -10,9 +22,16 @@ the api registrar (python-troveclient) and the manage registrar
 import abc
 import dataclasses
 import json
+import urllib.parse
 
+from keystoneauth1 import exceptions as ksa_exc
+
+from trove_image_builder import conf as conf_mod
 from trove_image_builder import errors
 
+# The registrars, and "auto": the API when it answers, else trove-manage.
+AUTO = 'auto'
+KINDS = ('api', 'manage')
 # Trove's API accepts at most 5 image tags of at most 20 characters.
 MAX_TAGS = 5
 MAX_TAG_LENGTH = 20
@@ -223,9 +242,54 @@ class Registrar(abc.ABC):
         self._set_default(version)
 
 
-def make(kind, conn=None, trove_manage='trove-manage',
-         config_file='/etc/trove/trove.conf'):
-    """The registrar called kind ('api' or 'manage')."""
+@dataclasses.dataclass(frozen=True)
+class Settings(conf_mod.FromConf):
+    """Which registrar, and the trove-manage the manage registrar runs."""
+
+    kind: str = conf_mod.option('trove.registrar')
+    trove_manage: str = conf_mod.option('trove.trove_manage')
+    config_file: str = conf_mod.option('trove.config_file')
+
+    def make(self, conn):
+        return make(self.kind, conn, self.trove_manage, self.config_file)
+
+
+def choose(conn, wanted, say):
+    """wanted, or for "auto": api when Trove's API answers, else manage.
+
+    In devstack, Trove's own plugin starts trove-api in the same phase as
+    ours, so whether it is up yet depends on the order of the plugins.
+    """
+    if wanted != AUTO:
+        return wanted
+    try:
+        url = conn.endpoint_for('database')
+    except Exception:  # noqa: no catalog entry, whatever the SDK raises
+        url = None
+    if not url:
+        say('no Trove endpoint in the catalog: registering with '
+            'trove-manage')
+        return 'manage'
+    parts = urllib.parse.urlsplit(url)
+    root = '%s://%s/' % (parts.scheme, parts.netloc)
+    try:
+        resp = conn.session.get(root, authenticated=False, raise_exc=False,
+                                connect_retries=0, timeout=10)
+    except (ksa_exc.ConnectFailure, ksa_exc.ConnectTimeout,
+            ksa_exc.RetriableConnectionFailure):
+        resp = None
+    if resp is None or resp.status_code >= 500:
+        say('Trove API at %s is not answering (yet): registering with '
+            'trove-manage' % root)
+        return 'manage'
+    return 'api'
+
+
+def make(kind, conn, trove_manage, config_file):
+    """The registrar called kind ('api' or 'manage').
+
+    trove_manage and config_file: the [trove] settings, for manage.
+    """
     if kind == 'api':
         from trove_image_builder.register import api
         return api.ApiRegistrar(conn)

@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """The api registrar: Trove's management API through python-troveclient.
 
 Works against any cloud where the credentials carry Trove's admin role.
@@ -9,8 +21,8 @@ import os
 
 from troveclient.v1 import management
 
-from trove_image_builder import cloud
-from trove_image_builder import errors
+from trove_image_builder.cloud import calls
+from trove_image_builder.cloud import connection
 from trove_image_builder import register
 
 
@@ -40,16 +52,11 @@ class ApiRegistrar(register.Registrar):
     @property
     def client(self):
         if self._client is None:
-            self._client = cloud.trove_client(self._conn)
+            self._client = connection.trove_client(self._conn)
         return self._client
 
     def _trove(self, func, *args, **kwargs):
-        try:
-            return func(*args, **kwargs)
-        except errors.Error:
-            raise
-        except Exception as exc:
-            raise cloud.translate(exc, 'Trove') from None
+        return calls.call('Trove', func, *args, **kwargs)
 
     def versions(self, datastore):
         listed = self._trove(self.client.mgmt_ds_versions.list)
@@ -65,13 +72,8 @@ class ApiRegistrar(register.Registrar):
             default=bool(getattr(v, 'default', False))) for v in mine]
 
     def _datastore_exists(self, datastore):
-        try:
-            self.client.datastores.get(datastore)
-            return True
-        except Exception as exc:
-            if cloud.http_status(exc) == 404:
-                return False
-            raise cloud.translate(exc, 'Trove') from None
+        return self._trove(self.client.datastores.get, datastore,
+                           missing=False) is not False
 
     def _create(self, want, datastore_exists):
         # Trove creates the datastore along with its first version.

@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """The manage registrar: trove-manage on this host (devstack's way).
 
 It writes straight into Trove's database, so it works before trove-api
@@ -33,8 +45,7 @@ class ManageRegistrar(register.Registrar):
 
     name = 'manage'
 
-    def __init__(self, trove_manage='trove-manage',
-                 config_file='/etc/trove/trove.conf', run=subprocess.run):
+    def __init__(self, trove_manage, config_file, run=subprocess.run):
         self.trove_manage = trove_manage
         self.config_file = config_file
         self._run = run

@@ -1,0 +1,271 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+import os
+from unittest import mock
+
+from tests.unit import base
+from trove_image_builder import build
+from trove_image_builder import errors
+from trove_image_builder import manifest
+
+
+class PlanTestBase(base.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.elements = self.fake_elements()
+        self.out = os.path.join(self.tmp, 'out')
+        dic = base.write(os.path.join(self.tmp, 'bin', 'disk-image-create'),
+                         '#!/bin/sh\n', mode=0o755)
+        self.base_req = dict(
+            datastore='mariadb', elements_dir=self.elements,
+            output_dir=self.out, work_dir=os.path.join(self.tmp, 'work'),
+            cache_dir=os.path.join(self.tmp, 'cache'),
+            disk_image_create=dic, mirror_from_host=False,
+            pip_from_host=False,
+            debian_mirror='http://mirror.example/debian',
+            debian_security_mirror='http://mirror.example/debian-security')
+
+    def plan(self, **kw):
+        return build.make_plan(build.Request(**dict(self.base_req, **kw)),
+                               has_vfat=False)
+
+
+class TestPlan(PlanTestBase):
+
+    def test_default_datastore_image(self):
+        plan = self.plan()
+        self.assertEqual('trove-debian-bookworm-mariadb-10.11', plan.name)
+        self.assertEqual(os.path.join(self.out, plan.name + '.qcow2'),
+                         plan.image_path)
+        argv = list(plan.command.argv)
+        self.assertEqual(['-t', 'qcow2', '-o',
+                          os.path.join(self.out, '.%s.partial' % plan.name)],
+                         argv[1:5])
+        self.assertEqual(['debian-minimal', 'vm', 'block-device-mbr',
+                          'trove-guest', 'trove-guest-agent', 'trove-docker',
+                          'trove-mariadb'], argv[5:])
+        env = plan.command.env
+        self.assertEqual('bookworm', env['DIB_RELEASE'])
+        self.assertEqual('mariadb', env['DIB_TROVE_DATASTORE'])
+        self.assertEqual('10.11', env['DIB_TROVE_DATASTORE_VERSION'])
+        self.assertEqual('mariadb:10.11', env['DIB_TROVE_CONTAINER_IMAGE'])
+        self.assertEqual('26.0.0', env['DIB_TROVE_GUEST_AGENT_VERSION'])
+        self.assertEqual('http://mirror.example/debian',
+                         env['DIB_DISTRIBUTION_MIRROR'])
+        self.assertEqual('http://mirror.example/debian-security',
+                         env['DIB_DEBIAN_SECURITY_MIRROR'])
+        self.assertEqual('1', env['DIB_DEBOOTSTRAP_CACHE'])
+        self.assertEqual('1', env['DIB_DEBIAN_USE_DEBOOTSTRAP_CACHE'])
+        self.assertEqual(self.elements, env['ELEMENTS_PATH'])
+        self.assertNotIn('DIB_TROVE_GUEST_AGENT_SOURCE', env)
+
+    def test_environ_not_modified(self):
+        before = dict(os.environ)
+        self.plan()
+        self.assertEqual(before, dict(os.environ))
+
+    def test_generic_image_has_no_datastore_element(self):
+        plan = self.plan(datastore='generic')
+        self.assertEqual('trove-debian-bookworm-generic', plan.name)
+        self.assertNotIn('trove-mariadb', plan.command.argv)
+        self.assertNotIn('DIB_TROVE_DATASTORE', plan.command.env)
+        self.assertEqual('generic', plan.facts['datastore'])
+
+    def test_version_os_release_size_format(self):
+        plan = self.plan(version='11.4', os='ubuntu', release='noble',
+                         fmt='raw', image_size=4, block_device='gpt',
+                         ubuntu_mirror='http://mirror.example/ubuntu')
+        self.assertEqual('trove-ubuntu-noble-mariadb-11.4', plan.name)
+        self.assertIn('ubuntu-minimal', plan.command.argv)
+        self.assertIn('block-device-gpt', plan.command.argv)
+        self.assertEqual('4', plan.command.argv[
+            plan.command.argv.index('--image-size') + 1])
+        self.assertTrue(plan.image_path.endswith('.raw'))
+        self.assertEqual('http://mirror.example/ubuntu',
+                         plan.command.env['DIB_DISTRIBUTION_MIRROR'])
+        self.assertNotIn('DIB_DEBIAN_SECURITY_MIRROR', plan.command.env)
+
+    def test_auto_layout_follows_vfat(self):
+        req = build.Request(**self.base_req)
+        self.assertIn('block-device-efi',
+                      build.make_plan(req, has_vfat=True).command.argv)
+        self.assertIn('block-device-mbr',
+                      build.make_plan(req, has_vfat=False).command.argv)
+
+    def test_dev_mode(self):
+        src = os.path.join(self.tmp, 'trove')
+        base.write(os.path.join(src, 'trove', '__init__.py'), '')
+        plan = self.plan(dev_mode=True, guest_agent_source=src)
+        self.assertEqual(src,
+                         plan.command.env['DIB_TROVE_GUEST_AGENT_SOURCE'])
+        self.assertNotIn('DIB_TROVE_GUEST_AGENT_VERSION', plan.command.env)
+        self.assertTrue(plan.name.endswith('-dev'))
+        self.assertEqual('dev', plan.facts['guest_agent']['mode'])
+
+    def test_dev_mode_errors(self):
+        e = self.assertRaises(errors.InputError, self.plan, dev_mode=True)
+        self.assertIn('--guest-agent-source', str(e))
+        e = self.assertRaises(errors.InputError, self.plan, dev_mode=True,
+                              guest_agent_source=self.tmp)
+        self.assertIn('not a Trove source tree', str(e))
+        e = self.assertRaises(errors.InputError, self.plan,
+                              guest_agent_source=self.tmp)
+        self.assertIn('needs --dev-mode', str(e))
+
+    def test_bad_inputs(self):
+        self.assertRaises(errors.InputError, self.plan, datastore='nope')
+        self.assertRaises(errors.InputError, self.plan, version='9')
+        self.assertRaises(errors.InputError, self.plan, os='gentoo')
+        self.assertRaises(errors.InputError, self.plan, release='buster')
+        self.assertRaises(errors.InputError, self.plan,
+                          datastore='generic', version='1')
+        self.assertRaises(errors.InputError, self.plan,
+                          extra_env=(('PATH', '/x'),))
+        self.assertRaises(errors.InputError, self.plan,
+                          extra_elements_path=('/nonexistent',))
+
+    def test_unwritable_output_dir(self):
+        ro = os.path.join(self.tmp, 'ro')
+        os.mkdir(ro, 0o500)
+        self.addCleanup(os.chmod, ro, 0o700)
+        with mock.patch('os.access', return_value=False):
+            e = self.assertRaises(errors.InputError, self.plan,
+                                  output_dir=os.path.join(ro, 'x'))
+        self.assertIn('not writable', str(e))
+        afile = base.write(os.path.join(self.tmp, 'afile'), '')
+        e = self.assertRaises(errors.InputError, self.plan,
+                              output_dir=afile)
+        self.assertIn('not a directory', str(e))
+
+    def test_missing_disk_image_create(self):
+        e = self.assertRaises(errors.HostError, self.plan,
+                              disk_image_create='/nonexistent/dic')
+        self.assertIn('disk-image-create', str(e))
+
+    def test_inputs_hash_tracks_inputs_not_places(self):
+        h = self.plan().inputs_hash
+        self.assertEqual(h, self.plan().inputs_hash)
+        self.assertNotEqual(h, self.plan(version='11.4').inputs_hash)
+        self.assertNotEqual(h, self.plan(image_size=5).inputs_hash)
+        self.assertNotEqual(
+            h, self.plan(guest_agent_version='25.1.0').inputs_hash)
+        self.assertNotEqual(
+            h, self.plan(debian_mirror='http://other/debian').inputs_hash)
+        # Scratch and cache locations do not change the image.
+        self.assertEqual(h, self.plan(
+            cache_dir=os.path.join(self.tmp, 'c2'),
+            work_dir=os.path.join(self.tmp, 'w2')).inputs_hash)
+        # Element content does.
+        base.write(os.path.join(self.elements, 'trove-guest', 'x'), 'new')
+        self.assertNotEqual(h, self.plan().inputs_hash)
+
+    def test_pip_settings(self):
+        ca = base.write(os.path.join(self.tmp, 'ca.pem'), 'x')
+        env = self.plan(pip_index_url='https://pypi.example/simple',
+                        pip_ca_bundle=ca).command.env
+        self.assertEqual('https://pypi.example/simple',
+                         env['DIB_TROVE_PIP_INDEX_URL'])
+        self.assertEqual(ca, env['DIB_TROVE_PIP_CA_BUNDLE'])
+        e = self.assertRaises(errors.InputError, self.plan,
+                              pip_ca_bundle='/nonexistent.pem')
+        self.assertIn('pip CA bundle not found', str(e))
+        # Where packages come from does not change the image.
+        self.assertEqual(self.plan().inputs_hash,
+                         self.plan(pip_ca_bundle=ca).inputs_hash)
+
+    def test_pip_settings_from_host(self):
+        ca = base.write(os.path.join(self.tmp, 'ca.pem'), 'x')
+        with mock.patch.object(build.host, 'pip_ca_bundle',
+                               return_value=ca), \
+                mock.patch.object(build.host, 'pip_index_url',
+                                  return_value=None):
+            env = self.plan(pip_from_host=True).command.env
+        self.assertEqual(ca, env['DIB_TROVE_PIP_CA_BUNDLE'])
+        self.assertNotIn('DIB_TROVE_PIP_INDEX_URL', env)
+
+    def test_request_from_conf_flags_win(self):
+        conf = self.make_conf(build={'datastore': 'mysql', 'release': 'x',
+                                     'output_dir': '/srv/images'},
+                              guest_agent={'version': '25.0.0'})
+        req = build.Request.from_conf(conf, release='trixie',
+                                      datastore=None)
+        self.assertEqual('mysql', req.datastore)
+        self.assertEqual('trixie', req.release)
+        self.assertEqual('/srv/images', req.output_dir)
+        self.assertEqual('25.0.0', req.guest_agent_version)
+
+
+class TestCache(PlanTestBase):
+
+    def _fake_built(self, plan, content=b'image-bytes', fingerprint=True):
+        os.makedirs(self.out, exist_ok=True)
+        with open(plan.image_path, 'wb') as f:
+            f.write(content)
+        data = dict(plan.facts, size=len(content),
+                    sha256=manifest.sha256_file(plan.image_path))
+        if fingerprint:
+            data['fingerprint'] = build.settled_fingerprint(
+                plan.image_path)
+        manifest.write(plan.image_path, data)
+
+    def test_unchanged_file_is_not_hashed_again(self):
+        plan = self.plan()
+        self._fake_built(plan)
+        with mock.patch.object(build.manifest, 'sha256_file') as sha:
+            self.assertTrue(build.cached_result(plan).cached)
+        sha.assert_not_called()
+
+    def test_without_fingerprint_the_file_is_hashed(self):
+        plan = self.plan()
+        self._fake_built(plan, fingerprint=False)
+        with mock.patch.object(build.manifest, 'sha256_file',
+                               wraps=manifest.sha256_file) as sha:
+            self.assertTrue(build.cached_result(plan).cached)
+        sha.assert_called_once_with(plan.image_path)
+
+    def test_rewritten_with_same_bytes_is_still_a_hit(self):
+        plan = self.plan()
+        self._fake_built(plan)
+        with open(plan.image_path, 'r+b') as f:
+            f.write(b'i')  # same byte: ctime moves, content does not
+        self.assertTrue(build.cached_result(plan).cached)
+
+    def test_hit_when_inputs_and_image_match(self):
+        plan = self.plan()
+        self._fake_built(plan)
+        with mock.patch.object(build.host, 'require_root') as root:
+            result = build.execute(plan)
+        self.assertTrue(result.cached)
+        root.assert_not_called()
+
+    def test_miss_on_changed_inputs(self):
+        self._fake_built(self.plan())
+        self.assertIsNone(build.cached_result(self.plan(image_size=3)))
+
+    def test_miss_on_corrupted_image(self):
+        plan = self.plan()
+        self._fake_built(plan)
+        with open(plan.image_path, 'r+b') as f:
+            f.write(b'X')  # same size, different bytes
+        self.assertIsNone(build.cached_result(plan))
+        os.unlink(plan.image_path)
+        self.assertIsNone(build.cached_result(plan))
+
+    def test_force_skips_cache_and_needs_root(self):
+        plan = self.plan()
+        self._fake_built(plan)
+        with mock.patch('os.geteuid', return_value=1000):
+            e = self.assertRaises(errors.HostError, build.execute, plan,
+                                  force=True)
+        self.assertIn('needs root', str(e))

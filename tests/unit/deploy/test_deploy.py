@@ -1,0 +1,361 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+import json
+import os
+from unittest import mock
+
+import fixtures
+from requests_mock.contrib import fixture as rm_fixture
+
+from tests.unit import base
+from tests.unit.cloud import test_flavors
+from tests.unit.cloud import test_quota
+from tests.unit.deploy import test_troveconf
+from tests.unit.register import test_register
+from tests.unit import test_load
+from trove_image_builder import build
+from trove_image_builder.cloud import flavors
+from trove_image_builder.cloud import quota
+from trove_image_builder import deploy
+from trove_image_builder.deploy import fetch
+from trove_image_builder.deploy import state as state_mod
+from trove_image_builder.deploy import undeploy
+from trove_image_builder import errors
+from trove_image_builder import manifest
+from trove_image_builder import register
+
+GLANCE = test_load.GLANCE
+
+
+class ApiRegistrar(test_register.FakeRegistrar):
+    """FakeRegistrar with the troveclient calls undeploy makes."""
+
+    name = 'api'
+
+    def __init__(self, stores=None):
+        super().__init__(stores)
+        self.client = mock.Mock()
+        self.client.mgmt_ds_versions.delete.side_effect = self._delete
+        self.client.datastores.delete.side_effect = self.stores.pop
+
+    def _delete(self, version_id):
+        for store in self.stores.values():
+            store['versions'] = [v for v in store['versions']
+                                 if v['id'] != version_id]
+
+
+class DeployTestBase(base.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.mocker = self.useFixture(rm_fixture.Fixture())
+        self.server = test_load.FakeGlanceServer(self.mocker)
+        self.mocker.get(GLANCE + '/info/usage', json={'usage': {}})
+        self.conn = test_flavors.FakeConn()
+        self.reg = ApiRegistrar()
+        self.useFixture(fixtures.MockPatchObject(
+            register, 'make', side_effect=lambda *a, **k: self.reg))
+        self.conf = self.make_conf(build={'elements_dir': base.ELEMENTS},
+                                   mirrors={'from_host': 'false'})
+        self.state_file = os.path.join(self.tmp, 'state.json')
+        self.image = test_load.make_qcow2(self.tmp, 'prebuilt', data_mib=1)
+        manifest.write(self.image, {
+            'name': 'prebuilt', 'format': 'qcow2', 'datastore': 'generic',
+            'sha256': manifest.sha256_file(self.image),
+            'size': os.path.getsize(self.image)})
+        self.lines = []
+
+    def deploy(self, **kw):
+        values = dict(datastores='mariadb:10.11 mysql postgresql:16 '
+                                 'mariadb:11.4',
+                      image_file=self.image, registrar='api',
+                      state_file=self.state_file)
+        values.update(kw)
+        return deploy.run(deploy.Request(**values), self.conf,
+                          lambda: self.conn, say=self.lines.append,
+                          builder_version='9.9')
+
+    def defaults(self):
+        return {ds: [v.name for v in self.reg.versions(ds) if v.default]
+                for ds in self.reg.stores}
+
+
+class TestDeploy(DeployTestBase):
+
+    def test_prebuilt_file_twice_then_undeploy(self):
+        first = self.deploy()
+        self.assertEqual(1, self.server.uploads)
+        self.assertEqual(['created'] * 4, [r.load.registration.action
+                                           for r in first.rows])
+        self.assertEqual([True, True, True, False],
+                         [r.default for r in first.rows])
+        self.assertEqual({'mariadb': ['10.11'], 'mysql': ['8.4'],
+                          'postgresql': ['16']}, self.defaults())
+        image = list(self.server.images.values())[0]
+        self.assertTrue({'trove', 'mariadb', 'mariadb-10.11', 'mariadb-11.4',
+                         'mysql-8.4', 'postgresql-16'} <= set(image['tags']))
+        self.assertEqual(['created', 'created'],
+                         [f.action for f in first.flavors])
+        state = state_mod.State.load(self.state_file)
+        self.assertEqual([image['id']], list(state.made('images')))
+        self.assertEqual(4, len(state.made('versions')))
+        self.assertEqual(['d2', 'd3'], sorted(state.made('flavors')))
+
+        second = self.deploy()
+        self.assertEqual(1, self.server.uploads)
+        self.assertEqual(['unchanged'] * 4, [r.load.registration.action
+                                             for r in second.rows])
+        self.assertEqual([False] * 4, [r.default_changed
+                                       for r in second.rows])
+        self.assertEqual(['exists', 'exists'],
+                         [f.action for f in second.flavors])
+        self.assertEqual(state.data,
+                         state_mod.State.load(self.state_file).data)
+
+        removed = undeploy.run(self.state_file, lambda: self.conn,
+                               registrar_kind='api')
+        self.assertEqual({'removed'}, {r.action for r in removed})
+        self.assertEqual(['version'] * 4 + ['datastore'] * 3 + ['image'] +
+                         ['flavor'] * 2, [r.kind for r in removed])
+        self.assertEqual({}, self.reg.stores)
+        self.assertEqual({}, self.server.images)
+        self.assertEqual({}, self.conn.compute.flavors)
+        self.assertFalse(os.path.exists(self.state_file))
+        self.assertEqual((), undeploy.run(self.state_file,
+                                          lambda: self.conn))
+
+    def test_keeps_what_it_did_not_make(self):
+        self.reg.register(test_register.wanted(
+            datastore='mysql', name='8.0', version_number='8.0.1',
+            image_tags=('trove',)))
+        self.conn.compute.flavors['d2'] = test_flavors.FakeFlavor(
+            id='d2', name='ds1G')
+        self.deploy(datastores='mysql:8.4')
+        removed = undeploy.run(self.state_file, lambda: self.conn,
+                               registrar_kind='api', say=self.lines.append)
+        self.assertEqual(['version', 'image', 'flavor'],
+                         [r.kind for r in removed])
+        self.assertEqual(['8.0'], [v.name for v in
+                                   self.reg.versions('mysql')])
+        self.assertEqual(['d2'], list(self.conn.compute.flavors))
+        self.assertFalse(os.path.exists(self.state_file))
+
+    def test_datastore_with_foreign_versions_is_kept(self):
+        self.deploy(datastores='mysql:8.4')
+        self.reg.register(test_register.wanted(
+            datastore='mysql', name='8.0', version_number='8.0.1',
+            image_tags=('trove',)))
+        removed = undeploy.run(self.state_file, lambda: self.conn,
+                               registrar_kind='api', say=self.lines.append)
+        self.assertIn(('datastore', 'mysql', 'kept'),
+                      [(r.kind, r.name, r.action) for r in removed])
+        self.assertEqual(['8.0'], [v.name for v in
+                                   self.reg.versions('mysql')])
+        self.assertIn('did not make', self.lines[-1])
+
+    def test_manage_registrar_leaves_registrations(self):
+        self.deploy(datastores='mysql')
+        self.reg.name = 'manage'
+        removed = undeploy.run(self.state_file, lambda: self.conn,
+                               registrar_kind='manage',
+                               say=self.lines.append)
+        self.assertIn(('version', 'mysql/8.4', 'kept'),
+                      [(r.kind, r.name, r.action) for r in removed])
+        self.assertEqual({}, self.server.images)
+        self.assertIn('left in place', self.lines[-1])
+        self.assertIn('mysql/8.4', state_mod.State.load(
+            self.state_file).made('versions'))
+
+    def test_no_compute_no_activate_no_flavors(self):
+        self.conn = test_flavors.FakeConn(endpoints=())
+        result = self.deploy(datastores='mysql', activate=False)
+        self.assertEqual((), result.flavors)
+        self.assertIn('no compute endpoint', result.notes[-1])
+        self.assertEqual({'mysql': []}, self.defaults())
+        result = self.deploy(datastores='mysql', flavors=())
+        self.assertEqual((), result.flavors)
+
+    def test_quota_raised_and_restored(self):
+        self.mocker.get(GLANCE + '/info/usage', json={'usage': {
+            quota.RESOURCE: {'usage': 1000, 'limit': 1000}}})
+        keystone = test_quota.FakeKeystone(registered=1000)
+        limits = mock.Mock(identity=keystone)
+        result = deploy.run(
+            deploy.Request(datastores='mysql', image_file=self.image,
+                           registrar='api', state_file=self.state_file),
+            self.conf, lambda: self.conn, connect_limits=lambda: limits)
+        need = 1000 + -(-os.path.getsize(self.image) // 2 ** 20)
+        self.assertEqual(need, result.limit_change.new)
+        self.assertEqual(need, keystone.registered['default_limit'])
+        undeploy.run(self.state_file, lambda: self.conn,
+                     registrar_kind='api', connect_limits=lambda: limits)
+        self.assertEqual(1000, keystone.registered['default_limit'])
+
+    def test_quota_changed_since_is_left_alone(self):
+        state = state_mod.State.load(self.state_file)
+        state.note_limit(quota.Change('registered_limit', 'reg', 1000,
+                                      1500))
+        state.save()
+        keystone = test_quota.FakeKeystone(registered=2000)
+        self.conn.identity = keystone
+        removed = undeploy.run(self.state_file, lambda: self.conn,
+                               registrar_kind='api', say=self.lines.append)
+        self.assertEqual(['kept'], [r.action for r in removed])
+        self.assertEqual(2000, keystone.registered['default_limit'])
+
+    def test_state_saved_when_a_step_fails(self):
+        self.reg.set_default = mock.Mock(side_effect=errors.CloudError('x'))
+        self.assertRaises(errors.CloudError, self.deploy,
+                          datastores='mysql')
+        state = state_mod.State.load(self.state_file)
+        self.assertEqual(1, len(state.made('images')))
+        self.assertEqual(['mysql/8.4'], list(state.made('versions')))
+
+    def test_request_errors(self):
+        self.assertRaisesRegex(errors.InputError, 'not both', self.deploy,
+                               image_url='https://x.test/i.qcow2')
+        self.assertRaisesRegex(errors.InputError, 'registrar', self.deploy,
+                               registrar='magic')
+        self.assertRaisesRegex(errors.InputError, 'not found', self.deploy,
+                               image_file=os.path.join(self.tmp, 'nope'))
+
+
+class TestDeploySources(DeployTestBase):
+
+    def test_builds_each_version_with_the_flags(self):
+        built = {}
+
+        def make_plan(req):
+            path = test_load.make_qcow2(
+                self.tmp, '%s-%s' % (req.datastore, req.version),
+                data_mib=1)
+            test_load.write_manifest(
+                path, datastore=req.datastore, datastore_version=req.version)
+            built[(req.datastore, req.version)] = req
+            return path
+
+        def execute(plan, force=False, progress=None, builder_version=None):
+            return build.Result(plan, manifest.path_for(plan),
+                                manifest.read(plan), cached=force is False)
+
+        self.useFixture(fixtures.MockPatchObject(build, 'make_plan',
+                                                 side_effect=make_plan))
+        self.useFixture(fixtures.MockPatchObject(build, 'execute',
+                                                 side_effect=execute))
+        result = self.deploy(image_file=None, datastores='mariadb mysql:8.0',
+                             build_flags=(('dev_mode', True),
+                                          ('guest_agent_source', '/t')))
+        self.assertEqual({('mariadb', '10.11'), ('mysql', '8.0')},
+                         set(built))
+        self.assertTrue(all(r.dev_mode and r.guest_agent_source == '/t'
+                            for r in built.values()))
+        self.assertEqual(['cached build'] * 2,
+                         [r.source for r in result.rows])
+        self.assertEqual(2, self.server.uploads)
+
+    def test_image_url_fetched_once(self):
+        fetched = self.useFixture(fixtures.MockPatchObject(
+            fetch, 'fetch', return_value=(self.image, True))).mock
+        result = self.deploy(image_file=None,
+                             image_url='https://x.test/g.qcow2',
+                             download_dir='/dl', datastores='mysql mariadb')
+        fetched.assert_called_once_with('https://x.test/g.qcow2', '/dl',
+                                        self.lines.append)
+        self.assertEqual(['cached download'] * 2,
+                         [r.source for r in result.rows])
+
+
+class TestCli(base.TestCase):
+
+    def run_cli(self, *argv):
+        return self.main('[build]\nelements_dir = %s\n' % base.ELEMENTS,
+                         *argv)
+
+    def test_trove_config(self):
+        rc, out, err = self.run_cli('trove-config', '--datastores',
+                                    'mariadb postgresql:17')
+        self.assertEqual(0, rc, err)
+        self.assertEqual('DEFAULT default_datastore mariadb\n'
+                         'mariadb docker_image mariadb\n'
+                         'postgresql docker_image postgres\n', out)
+        rc, out, err = self.run_cli('trove-config', '--datastores', 'mysql',
+                                    '--target', 'tempest', '--flavor',
+                                    'f1:small:512:5:1')
+        self.assertEqual(0, rc, err)
+        self.assertIn('database flavor_id f1\n', out)
+        self.assertIn('database resize_flavor_id f1\n', out)
+        rc, _out, err = self.run_cli('trove-config', '--datastores', 'nosql')
+        self.assertEqual(2, rc)
+        self.assertIn('unknown datastore', err)
+
+    def test_deploy_passes_flags(self):
+        row = deploy.Row(
+            version=test_troveconf.real_catalog().datastore(
+                'mysql').version('8.4'),
+            image_path='/i.qcow2', source='file',
+            load=mock.Mock(uploaded=False, glance_image={'id': 'img-1'},
+                           registration=register.Outcome(
+                               'unchanged', register.Registered(
+                                   'v1', 'mysql', '8.4', '8.4.4', 'mysql',
+                                   '', ('trove',), True, True))),
+            default=True)
+        run = self.useFixture(fixtures.MockPatchObject(
+            deploy, 'run', return_value=deploy.Result(
+                rows=(row,), registrar='manage', flavors=(),
+                notes=('hello',)))).mock
+        rc, out, err = self.run_cli(
+            'deploy', '--datastores', 'mysql', '--image-file', '/i.qcow2',
+            '--state-file', '/s.json', '--no-flavors', '--os-cloud', 'c1',
+            '--limits-cloud', 'sys', '--registrar', 'manage',
+            '--trove-manage', '/bin/tm', '--dev-mode',
+            '--guest-agent-source', '/src', '-f', 'json')
+        self.assertEqual(0, rc, err)
+        req = run.call_args[0][0]
+        self.assertEqual(('mysql', '/i.qcow2', '/s.json', (), 'manage'),
+                         (req.datastores, req.image_file, req.state_file,
+                          req.flavors, req.registrar))
+        self.assertEqual({'dev_mode': True, 'guest_agent_source': '/src'},
+                         dict(req.build_flags))
+        self.assertEqual('/bin/tm', dict(req.load_flags)['trove_manage'])
+        self.assertIsNotNone(run.call_args[1]['connect_limits'])
+        self.assertEqual([{'datastore': 'mysql', 'version': '8.4',
+                           'version_number': '8.4.4', 'source': 'file',
+                           'image_id': 'img-1', 'uploaded': False,
+                           'registration': 'unchanged',
+                           'default': 'yes (already)',
+                           'registrar': 'manage'}], json.loads(out))
+        self.assertIn('note: hello', err)
+
+    def test_deploy_defaults(self):
+        run = self.useFixture(fixtures.MockPatchObject(
+            deploy, 'run', return_value=deploy.Result(
+                rows=(), registrar='api', flavors=()))).mock
+        rc, _out, err = self.run_cli('deploy')
+        self.assertEqual(0, rc, err)
+        req = run.call_args[0][0]
+        self.assertEqual(('mariadb', 'auto', flavors.DEFAULTS, True, True),
+                         (req.datastores, req.registrar, req.flavors,
+                          req.activate, req.glance_limit))
+        self.assertIsNone(run.call_args[1]['connect_limits'])
+
+    def test_undeploy(self):
+        run = self.useFixture(fixtures.MockPatchObject(
+            undeploy, 'run', return_value=(
+                undeploy.Removed('image', 'img-1 (x)', 'removed'),))).mock
+        rc, out, err = self.run_cli('undeploy', '--state-file', '/s.json',
+                                    '-f', 'value')
+        self.assertEqual(0, rc, err)
+        self.assertEqual('image img-1 (x) removed\n', out)
+        self.assertEqual(('/s.json', 'auto'), (run.call_args[0][0],
+                                               run.call_args[1][
+                                                   'registrar_kind']))

@@ -1,0 +1,70 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+import os
+import subprocess
+import sys
+import time
+
+from tests.unit import base
+from trove_image_builder import errors
+from trove_image_builder import lock
+
+
+class TestLock(base.TestCase):
+
+    def test_second_holder_refused(self):
+        with lock.TargetLock(self.tmp, 'img'):
+            e = self.assertRaises(errors.Busy,
+                                  lock.TargetLock(self.tmp, 'img').__enter__)
+            self.assertIn('another build of img is running (pid %d)'
+                          % os.getpid(), str(e))
+        with lock.TargetLock(self.tmp, 'img'):
+            pass  # released: free again
+
+
+class TestSharedCacheLock(base.TestCase):
+
+    def test_second_holder_waits_until_free(self):
+        holder = subprocess.Popen([
+            sys.executable, '-c',
+            'import sys, time\n'
+            'from trove_image_builder import lock\n'
+            'with lock.SharedCacheLock(sys.argv[1]):\n'
+            '    print("held", flush=True)\n'
+            '    time.sleep(1.5)\n', self.tmp],
+            stdout=subprocess.PIPE, text=True)
+        self.assertEqual('held', holder.stdout.readline().strip())
+        waited = []
+        started = time.monotonic()
+        with lock.SharedCacheLock(self.tmp, on_wait=waited.append):
+            elapsed = time.monotonic() - started
+        holder.wait()
+        self.assertEqual([str(holder.pid)], waited)
+        self.assertGreater(elapsed, 0.5)
+
+
+class TestLockFile(base.TestCase):
+
+    def test_a_symlink_is_not_followed(self):
+        target = os.path.join(self.tmp, 'target')
+        os.symlink(target, os.path.join(self.tmp, '.img.lock'))
+        self.assertRaises(errors.HostError,
+                          lock.TargetLock(self.tmp, 'img').__enter__)
+        self.assertFalse(os.path.exists(target))
+
+    def test_private_dir_is_the_users_only(self):
+        path = lock.private_dir(self.tmp)
+        self.assertEqual(path, lock.private_dir(self.tmp))
+        self.assertEqual(0o700, os.stat(path).st_mode & 0o777)
+        os.chmod(path, 0o777)
+        self.assertRaises(errors.HostError, lock.private_dir, self.tmp)

@@ -1,0 +1,54 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+import os
+
+from tests.unit import base
+from trove_image_builder import errors
+from trove_image_builder import manifest
+
+
+class TestManifest(base.TestCase):
+
+    def test_round_trip_and_update(self):
+        image = os.path.join(self.tmp, 'img.qcow2')
+        path = manifest.write(image, {'sha256': 'abc'})
+        self.assertEqual(os.path.join(self.tmp, 'img.json'), path)
+        manifest.update(image, verified=True)
+        data = manifest.read(image)
+        self.assertEqual({'sha256': 'abc', 'verified': True,
+                          'schema': manifest.SCHEMA}, data)
+        self.assertFalse(os.path.exists(path + '.tmp'))
+
+    def test_missing_and_broken(self):
+        image = os.path.join(self.tmp, 'img.qcow2')
+        self.assertIsNone(manifest.read(image))
+        self.assertRaises(errors.InputError, manifest.update, image, x=1)
+        base.write(manifest.path_for(image), '{not json')
+        self.assertRaises(errors.InputError, manifest.read, image)
+
+    def test_dpkg_manifest_json(self):
+        # The shape DIB 3.43's dpkg element writes.
+        text = ('{"packages": [\n'
+                '{"package": "adduser","arch": "all","version": "3.134",'
+                '"status": "ii "    },\n'
+                '{"package": "gone","arch": "all","version": "1",'
+                '"status": "rc "    },\n'
+                '{"package": "docker.io","arch": "amd64","version": '
+                '"20.10.24","status": "ii "    }\n]}\n')
+        self.assertEqual({'adduser': '3.134', 'docker.io': '20.10.24'},
+                         manifest.parse_dpkg_manifest(text))
+
+    def test_dpkg_manifest(self):
+        self.assertEqual({'bash': '5.2.15-2+b7', 'docker.io': '20.10'},
+                         manifest.parse_dpkg_manifest(
+                             'bash 5.2.15-2+b7\ndocker.io 20.10\n\n'))

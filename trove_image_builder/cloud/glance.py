@@ -1,0 +1,164 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""The Glance v2 calls load needs: find, create, stream, tag, delete.
+
+Plain REST on openstacksdk's image adapter: every request is visible
+here, and the upload body is ours, so the file is read once, hashed on
+the way out and never held in memory whole.
+"""
+
+import concurrent.futures
+import hashlib
+import time
+import urllib.parse
+
+from trove_image_builder.cloud import calls
+from trove_image_builder import errors
+from trove_image_builder import imagefile
+
+SHA256_PROPERTY = 'trove_image_builder_sha256'
+VERSION_PROPERTY = 'trove_image_builder_version'
+# Images in these states never became usable: leftovers of an upload
+# that died, safe to delete.
+UNFINISHED = ('queued', 'saving', 'killed', 'uploading', 'importing')
+
+
+class Body:
+    """A request body that reads a file once, hashing every block.
+
+    requests sends an iterable with a length as a plain (not chunked)
+    body with Content-Length, block by block: memory holds two blocks
+    whatever the image size. Each hash runs in its own thread while the
+    block goes out (hashlib drops the GIL on large buffers).
+    """
+
+    def __init__(self, path, size, algorithms, progress=None):
+        self.path = path
+        self.size = size
+        self.hashes = {name: hashlib.new(name) for name in algorithms}
+        self.progress = progress
+        self.sent = 0
+
+    def __len__(self):
+        return self.size
+
+    def __iter__(self):
+        hashes = list(self.hashes.values())
+        with open(self.path, 'rb') as f, \
+                concurrent.futures.ThreadPoolExecutor(len(hashes)) as pool:
+            pending = []
+            while True:
+                block = f.read(imagefile.CHUNK)
+                for future in pending:
+                    future.result()  # keep each hash's blocks in order
+                if not block:
+                    break
+                pending = [pool.submit(h.update, block) for h in hashes]
+                self.sent += len(block)
+                if self.progress:
+                    self.progress(self.sent, self.size)
+                yield block
+
+    def hexdigests(self):
+        return {name: h.hexdigest() for name, h in self.hashes.items()}
+
+
+class Glance:
+    """Glance v2 through an openstacksdk image proxy (an Adapter)."""
+
+    def __init__(self, adapter, project_id=None):
+        self._api = adapter
+        self.project_id = project_id
+
+    def _call(self, method, path, ok=(200,), missing_ok=False, **kwargs):
+        return calls.rest(self._api, 'Glance', method, path, ok=ok,
+                          missing=(404,) if missing_ok else (),
+                          reason=_reason, **kwargs)
+
+    def _list(self, **filters):
+        params = dict(filters, limit=100)
+        images, path = [], '/images?' + urllib.parse.urlencode(
+            params, doseq=True)
+        while path:
+            body = self._call('GET', path).json()
+            images.extend(body.get('images', []))
+            nxt = body.get('next')
+            # 'next' is /v2/images?marker=...; the adapter adds /v2.
+            path = nxt[len('/v2'):] if nxt and nxt.startswith('/v2/') \
+                else nxt
+        return images
+
+    def by_sha256(self, sha256):
+        """This project's images carrying the sha256 property."""
+        filters = {SHA256_PROPERTY: sha256}
+        if self.project_id:
+            filters['owner'] = self.project_id
+        return self._list(**filters)
+
+    def newest_with_tags(self, tags):
+        """The image Trove picks for these tags, or None."""
+        found = self._call('GET', '/images?' + urllib.parse.urlencode(
+            {'tag': list(tags), 'status': 'active',
+             'sort': 'created_at:desc', 'limit': 1}, doseq=True)).json()
+        images = found.get('images', [])
+        return images[0] if images else None
+
+    def get(self, image_id):
+        resp = self._call('GET', '/images/%s' % image_id, missing_ok=True)
+        return resp.json() if resp is not None else None
+
+    def create(self, name, disk_format, container_format, visibility,
+               tags, properties):
+        body = dict(properties, name=name, disk_format=disk_format,
+                    container_format=container_format,
+                    visibility=visibility, tags=sorted(tags))
+        return self._call('POST', '/images', ok=(201,), json=body).json()
+
+    def upload(self, image_id, body):
+        # No retry: the body is a one-pass stream.
+        self._call('PUT', '/images/%s/file' % image_id, ok=(204,),
+                   data=body, connect_retries=0,
+                   headers={'Content-Type': 'application/octet-stream'})
+
+    def add_tags(self, image_id, tags):
+        for tag in tags:
+            self._call('PUT', '/images/%s/tags/%s' % (
+                image_id, urllib.parse.quote(tag, safe='')), ok=(204,))
+
+    def delete(self, image_id):
+        self._call('DELETE', '/images/%s' % image_id, ok=(204, 404))
+
+    def delete_patiently(self, image_id, timeout):
+        """Delete, retrying while Glance is unreachable; True if gone."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.delete(image_id)
+                return True
+            except errors.CloudError:
+                if time.monotonic() >= deadline:
+                    return False
+            time.sleep(1)
+
+
+def _reason(resp):
+    """Glance's error text, one line, without its HTML wrapping."""
+    try:
+        text = resp.text
+    except Exception:  # noqa: a body that cannot be decoded is no reason
+        return 'no details'
+    for marker in ('<br /><br />', '</h1>'):
+        if marker in text:
+            text = text.split(marker, 1)[1]
+    text = text.replace('<br />', ' ').split('</body>')[0]
+    return ' '.join(text.split())[:300] or 'no details'

@@ -1,0 +1,235 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""deploy: every listed datastore version built (or fetched), loaded,
+registered, and the first one per datastore made its default.
+
+The one command devstack's plugin and the CI jobs run. Each step is the
+module the single-step commands use (build, fetch, load, activate);
+this module decides the order, makes room in Glance's quota, creates the
+flavors Trove's tests use, and records what it made in a state file so
+`undeploy` can take exactly that away again. Running it twice changes
+nothing the second time: builds hit their cache, loads find their
+images, registrations and defaults are already as wanted.
+"""
+
+import dataclasses
+import os
+
+from trove_image_builder import activate
+from trove_image_builder import build
+from trove_image_builder import catalog
+from trove_image_builder.cloud import connection
+from trove_image_builder.cloud import flavors as flavors_mod
+from trove_image_builder.cloud import glance as glance_mod
+from trove_image_builder.cloud import quota
+from trove_image_builder import conf as conf_mod
+from trove_image_builder import datafiles
+from trove_image_builder.deploy import datastores
+from trove_image_builder.deploy import fetch
+from trove_image_builder.deploy import state as state_mod
+from trove_image_builder import errors
+from trove_image_builder import load
+from trove_image_builder import manifest
+from trove_image_builder import register
+
+REGISTRARS = (register.AUTO,) + register.KINDS
+# Downloads live in the default DIB cache directory's downloads/.
+DOWNLOAD_DIR = os.path.join(conf_mod.default('build.cache_dir'), 'downloads')
+
+
+@dataclasses.dataclass(frozen=True)
+class Request:
+    datastores: str
+    image_file: str = None
+    image_url: str = None
+    download_dir: str = DOWNLOAD_DIR
+    registrar: str = register.AUTO
+    activate: bool = True
+    flavors: tuple = flavors_mod.DEFAULTS
+    glance_limit: bool = True
+    state_file: str = None
+    force_build: bool = False
+    build_flags: tuple = ()  # (name, value): build.Request fields
+    load_flags: tuple = ()  # (name, value): load.Request fields
+
+
+@dataclasses.dataclass(frozen=True)
+class Row:
+    version: catalog.Version
+    image_path: str
+    source: str  # built | cached build | file | download | cached download
+    load: load.Result
+    default: bool = False
+    default_changed: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class Result:
+    rows: tuple
+    registrar: str
+    flavors: tuple  # flavors.Outcome
+    limit_change: quota.Change = None
+    notes: tuple = ()
+
+
+def _build_all(versions, req, conf, say, builder_version):
+    paths = {}
+    flags = dict(req.build_flags)
+    for ver in versions:
+        breq = build.Request.from_conf(conf, datastore=ver.datastore,
+                                       version=ver.name, **flags)
+        plan = build.make_plan(breq)
+        result = build.execute(plan, force=req.force_build, progress=say,
+                               builder_version=builder_version)
+        paths[ver] = (result.image_path,
+                      'cached build' if result.cached else 'built')
+    return paths
+
+
+def image_files(versions, req, conf, say, builder_version=None):
+    """{Version: (image path, source)}.
+
+    One prebuilt image for all versions, or one build per version.
+    """
+    if req.image_file and req.image_url:
+        raise errors.InputError('give an image file or an image URL, not '
+                                'both')
+    if req.image_file:
+        path = os.path.abspath(req.image_file)
+        if not os.path.isfile(path):
+            raise errors.InputError('image not found: %s' % path)
+        return {ver: (path, 'file') for ver in versions}
+    if req.image_url:
+        path, was_cached = fetch.fetch(req.image_url, req.download_dir, say)
+        source = 'cached download' if was_cached else 'download'
+        return {ver: (path, source) for ver in versions}
+    return _build_all(versions, req, conf, say, builder_version)
+
+
+def _new_bytes(glance, paths):
+    """Bytes of the distinct files whose content is not in Glance yet."""
+    total, seen = 0, set()
+    for path in paths:
+        facts = manifest.read(path) or {}
+        sha256 = facts.get('sha256') or manifest.sha256_file(path)
+        if sha256 in seen:
+            continue
+        seen.add(sha256)
+        if not any(i.get('status') == 'active'
+                   for i in glance.by_sha256(sha256)):
+            total += os.path.getsize(path)
+    return total
+
+
+def _load_request(conf, path, ver, req, kind):
+    flags = dict(req.load_flags)
+    flags.update(datastore=ver.datastore, datastore_version=ver.name,
+                 version_number=ver.version_number, manager=ver.manager,
+                 validation_rules=ver.validation_rules or None,
+                 registrar=kind, register=True)
+    return load.Request.from_conf(conf, path, **flags)
+
+
+def run(req, conf, connect, say=None, connect_limits=None,
+        builder_version=None):
+    """Deploy req's versions.
+
+    connect() returns an openstacksdk Connection, connect_limits() one
+    scoped to the system (for the quota).
+    """
+    say = say or (lambda msg: None)
+    cat = catalog.Catalog.load(datafiles.elements_dir(conf.build.elements_dir))
+    versions = datastores.parse_entries(req.datastores, cat)
+    wanted_flavors = flavors_mod.parse_all(req.flavors)
+    if req.registrar not in REGISTRARS:
+        raise errors.InputError('unknown registrar %r (one of %s)'
+                                % (req.registrar, ', '.join(REGISTRARS)))
+    state = state_mod.State.load(req.state_file)
+    conn = connect()  # wrong credentials fail before any build
+    kind = register.choose(conn, req.registrar, say)
+    files = image_files(versions, req, conf, say, builder_version)
+
+    image_api = connection.image_api(conn)
+    glance = glance_mod.Glance(image_api, conn.current_project_id)
+    flags = dict(req.load_flags)
+    registrar = register.Settings.from_conf(
+        conf, kind=kind, trove_manage=flags.get('trove_manage'),
+        config_file=flags.get('trove_config_file')).make(conn)
+    notes = []
+    for ds in datastores.first_per_datastore(versions):
+        state.note('datastores', ds, registrar.versions(ds) is None)
+
+    change = None
+    if req.glance_limit:
+        new_bytes = _new_bytes(glance, [p for p, _s in files.values()])
+        change = quota.ensure_room(
+            image_api, conn.current_project_id, new_bytes,
+            lambda: (connect_limits or connect)().identity)
+        if change:
+            state.note_limit(change)
+            say('raised Glance\'s %s %s from %d to %d MiB' % (
+                quota.RESOURCE, change.kind.replace('_', ' '), change.old,
+                change.new))
+
+    loaded = {}
+    try:
+        for ver in versions:
+            path, source = files[ver]
+            result = load.run(_load_request(conf, path, ver, req, kind),
+                              lambda: conn, say=say,
+                              builder_version=builder_version,
+                              make_registrar=lambda *a, **k: registrar)
+            loaded[ver] = (path, source, result)
+            image = result.glance_image
+            state.note('images', image['id'], result.uploaded,
+                       name=image.get('name'))
+            outcome = result.registration
+            key = state_mod.version_key(ver.datastore, ver.name)
+            state.note('versions', key,
+                       outcome.action == 'created', id=outcome.version.id,
+                       datastore=ver.datastore, name=ver.name)
+            notes += ['%s %s: %s' % (ver.datastore, ver.name, n)
+                      for n in result.notes]
+
+        defaults = {}
+        if req.activate:
+            for ds, ver in datastores.first_per_datastore(versions).items():
+                number = loaded[ver][2].registration.version.version_number
+                done = activate.activate(registrar, glance, ds, ver.name,
+                                         number)
+                defaults[ver] = done.changed
+
+        made_flavors = ()
+        if wanted_flavors:
+            if flavors_mod.has_compute(conn):
+                made_flavors = tuple(flavors_mod.ensure(conn,
+                                                        wanted_flavors))
+                for out in made_flavors:
+                    state.note('flavors', out.flavor.id,
+                               out.action == 'created',
+                               name=out.flavor.name)
+                    if out.note:
+                        notes.append(out.note)
+            else:
+                notes.append('no compute endpoint in the catalog: flavors '
+                             'not created')
+    finally:
+        state.save()  # what was made so far, even when a step failed
+
+    rows = tuple(Row(version=ver, image_path=loaded[ver][0],
+                     source=loaded[ver][1], load=loaded[ver][2],
+                     default=ver in defaults,
+                     default_changed=defaults.get(ver, False))
+                 for ver in versions)
+    return Result(rows=rows, registrar=kind, flavors=made_flavors,
+                  limit_change=change, notes=tuple(notes))

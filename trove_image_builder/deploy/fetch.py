@@ -1,0 +1,127 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Download a prebuilt guest image once, and keep it by its URL.
+
+The file is streamed to disk (hashed on the way), checked with qemu-img,
+renamed into place only when complete, and given a manifest like a built
+image's, which records the URL. The next fetch of the same URL uses the
+file without going to the network.
+"""
+
+import datetime
+import hashlib
+import os
+import urllib.parse
+
+import requests
+
+from trove_image_builder import catalog
+from trove_image_builder import errors
+from trove_image_builder import imagefile
+from trove_image_builder import lock
+from trove_image_builder import manifest
+from trove_image_builder import redact
+
+# What a URL's file name promises; an error page saved under that name
+# is then caught (qemu-img would call any bytes "raw").
+FORMATS = {'.qcow2': 'qcow2', '.raw': 'raw', '.vmdk': 'vmdk',
+           '.vhd': 'vpc', '.vdi': 'vdi'}
+
+
+def cache_path(url, download_dir):
+    """<dir>/<16 hex of the URL's sha256>-<file name in the URL>."""
+    key = hashlib.sha256(url.encode()).hexdigest()[:16]
+    name = os.path.basename(urllib.parse.urlsplit(url).path) or 'image'
+    name = ''.join(c if c.isalnum() or c in '._-' else '_' for c in name)
+    if not os.path.splitext(name)[1]:
+        name += '.img'
+    return os.path.join(os.path.abspath(download_dir),
+                        '%s-%s' % (key, name))
+
+
+def cached(path, url):
+    """True when path is a complete earlier download of url."""
+    data = manifest.read(path)
+    if not data or data.get('source_url') != redact.url(url):
+        return False
+    try:
+        return os.path.getsize(path) == data.get('size')
+    except OSError:
+        return False
+
+
+def _download(url, partial, say, verify, timeout):
+    digest = hashlib.sha256()
+    size = 0
+    shown = redact.url(url)
+    try:
+        with requests.get(url, stream=True, timeout=timeout,
+                          verify=verify) as resp:
+            if resp.status_code != 200:
+                raise errors.InputError('downloading %s: HTTP %d'
+                                        % (shown, resp.status_code))
+            total = int(resp.headers.get('Content-Length') or 0)
+            with open(partial, 'wb') as f:
+                for block in resp.iter_content(imagefile.CHUNK):
+                    f.write(block)
+                    digest.update(block)
+                    size += len(block)
+                f.flush()
+                os.fsync(f.fileno())
+    except requests.RequestException as exc:
+        raise errors.InputError('downloading %s failed: %s'
+                                % (shown, type(exc).__name__)) from None
+    if total and size != total:
+        raise errors.InputError('downloading %s: got %d of %d bytes'
+                                % (shown, size, total))
+    say('downloaded %s (%d MiB)' % (shown, size // 2 ** 20))
+    return digest.hexdigest(), size
+
+
+def fetch(url, download_dir, say=None, refresh=False, verify=True,
+          timeout=60):
+    """(path, was_cached) of url's image in download_dir."""
+    say = say or (lambda msg: None)
+    scheme = urllib.parse.urlsplit(url).scheme
+    if scheme not in ('http', 'https'):
+        raise errors.InputError('image URL must be http(s): %s'
+                                % redact.url(url))
+    path = cache_path(url, download_dir)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with lock.TargetLock(os.path.dirname(path), os.path.basename(path)):
+        if not refresh and cached(path, url):
+            say('%s: using the earlier download %s'
+                % (redact.url(url), path))
+            return path, True
+        partial = path + '.partial'
+        try:
+            sha256, size = _download(url, partial, say, verify, timeout)
+            try:
+                fmt = imagefile.check_file(partial, FORMATS.get(
+                    os.path.splitext(path)[1].lower()))
+            except errors.InputError as exc:
+                raise errors.InputError('%s gave no usable image: %s'
+                                        % (redact.url(url), exc)) from None
+            os.replace(partial, path)
+        except BaseException:
+            if os.path.exists(partial):
+                os.unlink(partial)
+            raise
+        manifest.write(path, {
+            'name': os.path.splitext(os.path.basename(path))[0][17:],
+            'format': fmt, 'size': size, 'sha256': sha256,
+            # the password of a URL never lands on disk
+            'datastore': catalog.GENERIC, 'source_url': redact.url(url),
+            'downloaded_at': datetime.datetime.now(
+                datetime.timezone.utc).isoformat(timespec='seconds')})
+    return path, False
