@@ -31,8 +31,10 @@ debootstrap kpartx squashfs-tools dosfstools gdisk e2fsprogs util-linux \
 fdisk procps xz-utils ca-certificates \
 qemu-system-x86 genisoimage"
 if [ "$WITH_TESTS" = 1 ]; then
-    # MariaDB for the small test cloud, busybox for test containers.
+    # MariaDB for the small test cloud, busybox for test containers,
+    # Debian's packaging tools for the .deb (tox -e package).
     PACKAGES="$PACKAGES mariadb-server busybox-static"
+    PACKAGES="$PACKAGES dpkg-dev debhelper dh-virtualenv python3-pbr"
 fi
 missing=""
 for pkg in $PACKAGES; do
