@@ -92,8 +92,11 @@ def build_deb(out_dir):
 
 
 class Chroot(object):
-    """A throw-away Debian root; each command runs in a private mount
-    namespace (proc, apt's download cache), so no mount outlives it."""
+    """A throw-away Debian root.
+
+    Each command runs in a private mount namespace (proc, apt's download
+    cache), so no mount outlives it.
+    """
 
     def __init__(self, path):
         self.path = path

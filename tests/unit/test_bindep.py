@@ -10,8 +10,10 @@ BINDEP = os.path.join(base.TOP, 'bindep.txt')
 
 
 def setup_host_packages():
-    """(always, with_tests): the packages of every PACKAGES= assignment,
-    split by whether it is inside the --tests branch."""
+    """(always, with_tests): the packages of every PACKAGES= line.
+
+    An indented assignment is inside the --tests branch.
+    """
     with open(SETUP_HOST) as f:
         text = f.read().replace('\\\n', ' ')
     always, tests = set(), set()
