@@ -72,6 +72,10 @@ def base_tarball():
             with open(policy, 'w') as f:
                 f.write('#!/bin/sh\nexit 101\n')
             os.chmod(policy, 0o755)
+            # debootstrap keeps the .debs it installed; the tests bring
+            # their own download cache, so they would only be dead weight.
+            subprocess.run(['find', os.path.join(root, 'var/cache/apt'),
+                            '-name', '*.deb', '-delete'], check=True)
             subprocess.run(['tar', '-C', root, '-czf', tarball + '.new',
                             '.'], check=True)
             os.rename(tarball + '.new', tarball)
