@@ -34,8 +34,10 @@ fdisk procps xz-utils ca-certificates \
 qemu-system-x86 genisoimage socat"
 if [ "$WITH_TESTS" = 1 ]; then
     # MariaDB for the small test cloud, busybox for test containers,
-    # RabbitMQ for `verify --conformance`.
+    # RabbitMQ for `verify --conformance`, Debian's packaging tools for
+    # the .deb (tox -e package).
     PACKAGES="$PACKAGES mariadb-server busybox-static rabbitmq-server"
+    PACKAGES="$PACKAGES dpkg-dev debhelper dh-virtualenv python3-pbr"
 fi
 missing=""
 for pkg in $PACKAGES; do

@@ -10,9 +10,14 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""The Zuul configuration: it parses, its playbooks exist, and there is
-one image-build job per datastore element."""
+"""The Zuul configuration: it parses and its jobs run what CI needs.
 
+Its playbooks exist, there is one image-build job per datastore element,
+and check runs every root tox environment on a host that can build
+images.
+"""
+
+import configparser
 import glob
 import os
 
@@ -25,7 +30,13 @@ ZUUL_DIR = os.path.join(base.TOP, 'zuul.d')
 PLAYBOOK_KEYS = ('pre-run', 'run', 'post-run', 'cleanup-run')
 # Jobs defined in other repositories (openstack/devstack,
 # openstack-zuul-jobs) that this configuration uses.
-EXTERNAL_JOBS = {'devstack', 'openstack-tox-pep8', 'openstack-tox-py311'}
+EXTERNAL_JOBS = {'devstack', 'openstack-tox-pep8', 'openstack-tox-py311',
+                 'openstack-tox-docs', 'build-openstack-releasenotes'}
+# Nodesets OpenDev defines.
+EXTERNAL_NODESETS = {'debian-bookworm', 'openstack-single-node-noble'}
+# tox environments that need root and a host able to build images (loop
+# devices, mounts, chroot), so openstack-tox (non-root) cannot run them.
+ROOT_TOX_ENVS = ('functional', 'integration', 'devstack', 'package')
 
 
 def _as_list(value):
@@ -58,6 +69,66 @@ class TestZuul(base.TestCase):
         super().setUp()
         self.config = load_config()
         self.jobs = {job['name']: job for job in self.config['job']}
+        self.nodesets = {n['name']: n for n in self.config.get('nodeset',
+                                                               [])}
+
+    def pipeline_jobs(self, pipeline):
+        return [j if isinstance(j, str) else next(iter(j))
+                for p in self.config['project']
+                for j in p.get(pipeline, {}).get('jobs', [])]
+
+    def resolved(self, name, key):
+        """A job's attribute, inherited through its parents here."""
+        job = self.jobs[name]
+        while key not in job and job.get('parent') in self.jobs:
+            job = self.jobs[job['parent']]
+        return job.get(key)
+
+    def labels(self, nodeset):
+        if nodeset in self.nodesets:
+            return [n['label'] for n in self.nodesets[nodeset]['nodes']]
+        return [nodeset]  # OpenDev's nodesets are named after the label
+
+    def test_nodesets_exist(self):
+        known = set(self.nodesets) | EXTERNAL_NODESETS
+        for name in self.jobs:
+            nodeset = self.resolved(name, 'nodeset')
+            if nodeset is not None:
+                self.assertIn(nodeset, known, name)
+
+    def test_check_runs_root_tox_envs_on_image_hosts(self):
+        tox = configparser.ConfigParser(interpolation=None)
+        tox.read(os.path.join(base.TOP, 'tox.ini'))
+        image_labels = self.labels(self.resolved(
+            'trove-image-builder-build-base', 'nodeset'))
+        by_env = {self.resolved(n, 'vars').get('tib_tox_env'): n
+                  for n in self.jobs
+                  if not self.jobs[n].get('abstract')
+                  and (self.resolved(n, 'vars') or {}).get('tib_tox_env')}
+        for env in ROOT_TOX_ENVS:
+            self.assertIn('testenv:%s' % env, tox.sections())
+            self.assertIn(env, by_env, 'no job runs tox -e %s' % env)
+            name = by_env[env]
+            for pipeline in ('check', 'gate'):
+                self.assertIn(name, self.pipeline_jobs(pipeline))
+            # The same kind of host as the image builds, and root.
+            self.assertEqual(image_labels, self.labels(
+                self.resolved(name, 'nodeset')), name)
+            with open(os.path.join(base.TOP,
+                                   self.resolved(name, 'run'))) as f:
+                tasks = yaml.safe_load(f)[0]['tasks']
+            runs = [t for t in tasks if 'tib_tox_env' in str(t)
+                    and 'tox -e' in str(t)]
+            self.assertTrue(runs and all(t.get('become') for t in runs),
+                            name)
+            with open(os.path.join(base.TOP,
+                                   self.resolved(name, 'pre-run'))) as f:
+                self.assertIn('tools/setup-host.sh --tests', f.read())
+
+    def test_docs_and_release_notes_in_check(self):
+        checked = self.pipeline_jobs('check')
+        self.assertIn('openstack-tox-docs', checked)
+        self.assertIn('build-openstack-releasenotes', checked)
 
     def test_job_names_unique(self):
         names = [job['name'] for job in self.config['job']]
