@@ -49,7 +49,9 @@ quote() {
     local s=${1//\\/\\\\}
     printf "'%s'" "${s//\'/\\\'}"
 }
-health_password=$(tr -dc 'A-Za-z0-9' < /dev/urandom | head -c 32)
+# head ends on its own: no writer killed by SIGPIPE, which pipefail
+# would turn into an exit before the accounts exist.
+health_password=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
 umask 077
 cat > "$datadir/.my-healthcheck.cnf" <<CNF
 [mariadb-client]
