@@ -147,7 +147,10 @@ class Claim:
             if ready and not os.read(self._done, 4096):
                 break
         os.close(self._done)
-        self.reaper.wait(timeout=10)
+        try:
+            self.reaper.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass                       # still stopping: it is detached
 
 
 def shared_cloud(workdir=None, compute=False, ports=None):
@@ -171,7 +174,12 @@ def shared_cloud(workdir=None, compute=False, ports=None):
 
 
 def claim(cloud, keep=None):
-    """Own the cloud unless someone else does; a Claim or None."""
+    """Own the cloud unless someone else does; a Claim or None.
+
+    One test process per cloud: a second one that uses the same cloud at
+    the same time (stestr --concurrency above 1) does not own it, and
+    loses it when the owner ends. The tox envs run one worker.
+    """
     if keep is None:
         keep = bool(os.environ.get('TIB_KEEP_CLOUD'))
     owner = read_owner(cloud.workdir)
