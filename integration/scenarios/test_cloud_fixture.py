@@ -96,6 +96,11 @@ class CloudOwnerTest(testtools.TestCase):
         # the reaper needs a moment after an abrupt end
         self.assertEqual([], self.wait_down())
         self.assertIsNone(cloud_fixture.read_owner(self.workdir))
+        # the reaper itself ends too (it may still be on its way out)
+        deadline = time.monotonic() + 10
+        while (cloud_fixture.owner_alive(owner)
+               and time.monotonic() < deadline):
+            time.sleep(0.1)
         self.assertFalse(cloud_fixture.owner_alive(owner))
 
     def test_normal_exit_waits_for_the_cloud_to_be_down(self):
