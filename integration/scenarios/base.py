@@ -1,13 +1,14 @@
 """Shared set-up of the end-to-end scenarios.
 
 One minicloud per test run (integration/minicloud.py), brought up on
-first use. It is taken down at the end of the run only if this run
-started it; TIB_KEEP_CLOUD=1 keeps it up anyway. The tool under test is
+first use by the fixture shared with the devstack tests
+(integration/cloud_fixture.py): taken down at the end of the run, even
+a failed or interrupted one, only if this run started it;
+TIB_KEEP_CLOUD=1 keeps it up anyway. The tool under test is
 the real CLI, run as a separate process from this Python's environment;
 assertions use the real `openstack` CLI of the minicloud's venv.
 """
 
-import atexit
 import hashlib
 import json
 import os
@@ -20,7 +21,7 @@ import uuid
 import fixtures
 import testtools
 
-from integration import minicloud
+from integration import cloud_fixture
 from trove_image_builder import manifest
 
 ADMIN = 'minicloud-admin'
@@ -29,19 +30,10 @@ DEMO = 'minicloud-demo'
 # registrations in the same cloud are never touched.
 TEST_DATASTORE = 'tibtest'
 
-_CLOUD = None
-
 
 def cloud():
-    global _CLOUD
-    if _CLOUD is None:
-        mc = minicloud.MiniCloud()
-        was_up = os.path.exists(mc.clouds_yaml) and mc.is_up()
-        mc.up()
-        if not was_up and not os.environ.get('TIB_KEEP_CLOUD'):
-            atexit.register(mc.down)
-        _CLOUD = mc
-    return _CLOUD
+    """The default work directory's minicloud (or TIB_MINICLOUD_DIR's)."""
+    return cloud_fixture.shared_cloud()
 
 
 def make_qcow2(path, data_mib):

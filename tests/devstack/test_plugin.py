@@ -7,8 +7,9 @@ minicloud (integration/minicloud.py) with its opt-in compute API, in a
 work directory of its own; the image is a small real qcow2, prebuilt (no
 DIB build). Everything is checked through the real `openstack` CLI.
 
-TIB_DEVSTACK_CLOUD_DIR picks the minicloud's work directory;
-TIB_KEEP_CLOUD=1 leaves it running at the end.
+TIB_DEVSTACK_CLOUD_DIR picks the minicloud's work directory; the cloud
+is taken down at the end of the run if the run started it, and
+TIB_KEEP_CLOUD=1 leaves it running (integration/cloud_fixture.py).
 """
 
 import concurrent.futures
@@ -25,7 +26,7 @@ import testtools
 from testtools import content
 import yaml
 
-from integration import minicloud
+from integration import cloud_fixture
 from trove_image_builder.cloud import connection as cloud_mod
 from trove_image_builder.cloud import quota
 from trove_image_builder import manifest
@@ -42,25 +43,10 @@ PORTS = {'mariadb': 13340, 'keystone': 15040, 'glance': 19340,
 DATASTORES = ('mariadb', 'mysql', 'postgresql')
 FLAVORS = ('d2', 'd3')
 
-_CLOUD = None
-
 
 def cloud():
-    global _CLOUD
-    if _CLOUD is None:
-        mc = minicloud.MiniCloud(WORKDIR, compute=True)
-        state = os.path.join(WORKDIR, 'state.json')
-        if not os.path.exists(state):
-            os.makedirs(WORKDIR, exist_ok=True)
-            with open(state, 'w') as f:
-                json.dump({'ports': PORTS, 'compute': True}, f)
-        was_up = os.path.exists(mc.clouds_yaml) and mc.is_up()
-        mc.up()
-        if not was_up and not os.environ.get('TIB_KEEP_CLOUD'):
-            import atexit
-            atexit.register(mc.down)
-        _CLOUD = mc
-    return _CLOUD
+    """This test's own minicloud (integration/cloud_fixture.py)."""
+    return cloud_fixture.shared_cloud(WORKDIR, compute=True, ports=PORTS)
 
 
 def make_image(path, size='1G'):

@@ -1,0 +1,64 @@
+"""tools/check-leftovers.py, the end of the test command, fails a run
+that leaves a cloud, a broker or a qemu behind.
+
+The "leftovers" are `sleep` processes under the names the check looks
+for (argv[0] set by bash's `exec -a`), detached like real services.
+"""
+
+import os
+import re
+import signal
+import subprocess
+
+import testtools
+
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+CHECK = os.path.join(TOP, 'tools', 'check-leftovers.py')
+
+
+def detached(argv0):
+    """A shell line that leaves `sleep` running as argv0, detached."""
+    return ('setsid bash -c "exec -a %s sleep 300" '
+            '</dev/null >/dev/null 2>&1 &' % argv0)
+
+
+class CheckLeftoversTest(testtools.TestCase):
+
+    def run_check(self, script, env=None):
+        res = subprocess.run(
+            [CHECK, 'bash', '-c', script], capture_output=True, text=True,
+            env=dict(os.environ, TIB_LEFTOVER_GRACE='1', **(env or {})))
+        for pid in re.findall(r'process (\d+) ', res.stderr):
+            self.addCleanup(self.kill, int(pid))
+        return res
+
+    def kill(self, pid):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+    def test_clean_run_keeps_the_command_status(self):
+        self.assertEqual(0, self.run_check('true').returncode)
+        self.assertEqual(5, self.run_check('exit 5').returncode)
+
+    def test_leftover_broker_qemu_and_cloud_fail_the_run(self):
+        names = ('epmd', 'beam.smp', 'qemu-system-x86_64', 'mariadbd')
+        res = self.run_check(' '.join(detached(n) for n in names))
+        self.assertEqual(3, res.returncode, res.stderr)
+        for name in names:
+            self.assertIn('): %s 300' % name, res.stderr)
+
+    def test_any_process_carrying_the_run_token_fails_the_run(self):
+        res = self.run_check(detached('some-daemon'))
+        self.assertEqual(3, res.returncode, res.stderr)
+        self.assertIn('some-daemon 300', res.stderr)
+
+    def test_what_ran_before_is_not_a_leftover(self):
+        before = subprocess.Popen(['bash', '-c', 'exec -a epmd sleep 300'],
+                                  start_new_session=True)
+        self.addCleanup(before.wait)
+        self.addCleanup(before.kill)
+        res = self.run_check('true')
+        self.assertEqual(0, res.returncode, res.stderr)
