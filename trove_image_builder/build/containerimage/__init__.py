@@ -189,6 +189,10 @@ def _has_entry(rootfs, db, name):
 
 def _customise(rec, rootfs):
     _service_account(rootfs, ACCOUNTS[rec.manager])
+    # docker writes the container's own; without docker (or before it)
+    # mariadb-install-db still needs localhost to resolve.
+    with open(os.path.join(rootfs, 'etc', 'hosts'), 'w') as f:
+        f.write('127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost\n')
     for path in rec.scripts():
         name = os.path.basename(path)
         target = ENTRYPOINT if name == 'entrypoint.sh' else \

@@ -43,7 +43,11 @@ if [ -n "$defaults" ]; then
 fi
 install_args+=("--datadir=$datadir" --skip-test-db --skip-name-resolve
     --auth-root-authentication-method=normal)
-mariadb-install-db "${install_args[@]}" >/dev/null
+if ! out=$(mariadb-install-db "${install_args[@]}" 2>&1); then
+    printf '%s\n' "$out" >&2
+    echo "entrypoint: mariadb-install-db failed" >&2
+    exit 1
+fi
 
 quote() {
     local s=${1//\\/\\\\}
