@@ -19,7 +19,9 @@ stays.
 
 import dataclasses
 
+from trove_image_builder.cloud import glance as glance_mod
 from trove_image_builder import errors
+from trove_image_builder import manifest
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,12 +55,25 @@ def check_image(glance, version):
     return image
 
 
-def activate(registrar, glance, datastore, name, version_number=None):
+def failed_checks(image):
+    """The build host's checks recorded on the Glance image as failed."""
+    return sorted(key for key in manifest.CHECK_RECORDS
+                  if image.get(glance_mod.CHECK_PROPERTY % key) == 'fail')
+
+
+def activate(registrar, glance, datastore, name, version_number=None,
+             force=False):
     version = registrar.version(datastore, name, version_number)
     if not version.active:
         raise errors.Refused('datastore version %s %s is inactive; load it '
                              'again to activate it' % (datastore, name))
     image = check_image(glance, version)
+    failed = failed_checks(image)
+    if failed and not force:
+        raise errors.Refused(
+            'the image %s of %s %s failed its %s check on the build host; '
+            'fix and verify it again, or pass --force' % (
+                image.get('id'), datastore, name, ' and '.join(failed)))
     previous = [v for v in registrar.versions(datastore) or () if v.default]
     previous_name = previous[0].name if previous else None
     if version.default:

@@ -143,6 +143,9 @@ def describe(req, builder_version=None):
         properties['trove_datastore_version'] = version
     properties[glance_mod.VERSION_PROPERTY] = (
         facts.get('builder_version') or builder_version or 'unknown')
+    # What the build host's checks said, for activate to refuse on.
+    for check, result in manifest.check_results(facts).items():
+        properties[glance_mod.CHECK_PROPERTY % check] = result
     return Image(path=path, name=name, disk_format=disk_format, size=size,
                  sha256=facts.get('sha256'), datastore=datastore,
                  datastore_version=version, version_number=version_number,

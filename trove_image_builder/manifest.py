@@ -99,3 +99,32 @@ def parse_dpkg_manifest(text):
         if len(words) >= 2 and not line.startswith('#'):
             packages[words[0]] = words[1]
     return packages
+
+
+# Records verify writes into the manifest: the boot check and the
+# conformance check (verify --conformance).
+CHECK_RECORDS = ('verification', 'conformance')
+
+
+def check_results(data):
+    """{record: 'pass'|'fail'} of the checks recorded for this image.
+
+    A record that names another image's sha256 (the file changed since)
+    says nothing about this one and is left out.
+    """
+    results = {}
+    for key in CHECK_RECORDS:
+        record = (data or {}).get(key)
+        if not isinstance(record, dict) or record.get('result') not in (
+                'pass', 'fail'):
+            continue
+        checked = record.get('image_sha256')
+        if checked and checked != (data or {}).get('sha256'):
+            continue
+        results[key] = record['result']
+    return results
+
+
+def failed_checks(data):
+    """Names of the recorded checks that failed for this image."""
+    return sorted(k for k, v in check_results(data).items() if v == 'fail')

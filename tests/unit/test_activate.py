@@ -179,3 +179,35 @@ class TestCli(base.TestCase):
         rc, _out, err = self.run_cli('load', image + '.missing')
         self.assertEqual(2, rc)
         self.assertIn('image not found', err)
+
+
+class TestRecordedChecks(base.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.reg = two_versions()
+
+    def glance(self, **props):
+        return FakeGlance([dict({'id': 'img-114', 'status': 'active',
+                                 'tags': ['trove']}, **props)])
+
+    def test_failed_check_on_the_image_refuses(self):
+        glance = self.glance(trove_image_builder_conformance='fail',
+                             trove_image_builder_verification='pass')
+        exc = self.assertRaises(errors.Refused, activate.activate, self.reg,
+                                glance, 'mariadb', '11.4')
+        self.assertEqual(9, exc.exit_code)
+        self.assertIn('failed its conformance check', str(exc))
+        self.assertIn('--force', str(exc))
+        self.assertEqual([], [c for c in self.reg.calls
+                              if c[0] == 'default'])
+        result = activate.activate(self.reg, glance, 'mariadb', '11.4',
+                                   force=True)
+        self.assertTrue(result.changed)
+
+    def test_passed_or_unrecorded_checks_activate(self):
+        for props in ({}, {'trove_image_builder_conformance': 'pass'}):
+            reg = two_versions()
+            result = activate.activate(reg, self.glance(**props), 'mariadb',
+                                       '11.4')
+            self.assertTrue(result.changed)

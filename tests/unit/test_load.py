@@ -214,6 +214,16 @@ class TestDescribe(base.TestCase):
                          img.properties)
         self.assertEqual(manifest.sha256_file(self.image), img.sha256)
 
+    def test_recorded_checks_become_properties(self):
+        write_manifest(self.image, verification={'result': 'pass'},
+                       conformance={'result': 'fail',
+                                    'image_sha256': 'other-file'})
+        img = load.describe(load.Request(self.image))
+        self.assertEqual('pass',
+                         img.properties['trove_image_builder_verification'])
+        # The conformance record names another file: not carried over.
+        self.assertNotIn('trove_image_builder_conformance', img.properties)
+
     def test_flags_override_and_drop_manifest_version_facts(self):
         write_manifest(self.image)
         img = load.describe(load.Request(

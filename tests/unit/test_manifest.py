@@ -52,3 +52,21 @@ class TestManifest(base.TestCase):
         self.assertEqual({'bash': '5.2.15-2+b7', 'docker.io': '20.10'},
                          manifest.parse_dpkg_manifest(
                              'bash 5.2.15-2+b7\ndocker.io 20.10\n\n'))
+
+
+class TestCheckResults(base.TestCase):
+
+    def test_records_of_this_image_only(self):
+        data = {'sha256': 'aa',
+                'verification': {'result': 'pass'},
+                'conformance': {'result': 'fail', 'image_sha256': 'aa'}}
+        self.assertEqual({'verification': 'pass', 'conformance': 'fail'},
+                         manifest.check_results(data))
+        self.assertEqual(['conformance'], manifest.failed_checks(data))
+        # A record made for an earlier file at this path says nothing.
+        data['conformance']['image_sha256'] = 'bb'
+        self.assertEqual({'verification': 'pass'},
+                         manifest.check_results(data))
+        self.assertEqual([], manifest.failed_checks(None))
+        self.assertEqual([], manifest.failed_checks(
+            {'verification': 'garbage', 'conformance': {'result': '?'}}))

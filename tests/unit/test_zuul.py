@@ -184,6 +184,21 @@ class TestZuul(base.TestCase):
         self.assertLessEqual(set(builds.values()), set(checked))
         self.assertTrue(self.jobs[base_job].get('abstract'))
 
+    def test_image_jobs_run_the_conformance_check(self):
+        job = self.jobs['trove-image-builder-build-base']
+        self.assertTrue(job['vars']['tib_conformance'])
+        with open(os.path.join(base.TOP, job['run'])) as f:
+            tasks = yaml.safe_load(f)[0]['tasks']
+        commands = [t.get('ansible.builtin.command', '') for t in tasks]
+        order = [next(i for i, c in enumerate(commands) if word in c)
+                 for word in ('container-image build', 'trove-image-builder'
+                              ' build', '--conformance')]
+        self.assertEqual(sorted(order), order)
+        self.assertIn('--embed-container-image', commands[order[1]])
+        with open(os.path.join(base.TOP, job['pre-run'])) as f:
+            pre = yaml.safe_load(f)[0]['tasks'][0]
+        self.assertIn('--tests', pre['ansible.builtin.command'])
+
     def test_devstack_job_enables_the_plugin(self):
         job = self.jobs['trove-image-builder-devstack']
         self.assertEqual('devstack', job['parent'])

@@ -33,6 +33,10 @@ class Activate(show.ShowOne):
         parser.add_argument('datastore_version', metavar='DATASTORE_VERSION')
         parser.add_argument('--version-number', metavar='X.Y.Z',
                             help='Pick among versions sharing a name.')
+        parser.add_argument('--force', action='store_true',
+                            help='Activate even when the image\'s recorded '
+                                 'verification or conformance check '
+                                 'failed.')
         common.add_cloud_arguments(parser)
         return parser
 
@@ -45,7 +49,8 @@ class Activate(show.ShowOne):
         glance = glance_mod.Glance(connection.image_api(conn))
         registrar = settings.make(conn)
         result = activate.activate(registrar, glance, a.datastore,
-                                   a.datastore_version, a.version_number)
+                                   a.datastore_version, a.version_number,
+                                   force=a.force)
         if not result.changed:
             common.Output(self.app).say('%s %s was already the default' % (
                 a.datastore, result.version.name))

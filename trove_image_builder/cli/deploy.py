@@ -109,7 +109,16 @@ class Deploy(lister.Lister):
         build.add_argument('--guest-agent-source', metavar='PATH')
         build.add_argument('--guest-agent-version', metavar='VERSION')
         build.add_argument('--force', action='store_true',
-                           help='Rebuild even when up to date.')
+                           help='Rebuild even when up to date; deploy and '
+                                'activate images whose recorded check '
+                                'failed.')
+        parser.add_argument('--verify', choices=deploy.VERIFY,
+                            default='none',
+                            help='Check every image before it is loaded: '
+                                 'boot (as `verify`) or conformance (as '
+                                 '`verify --conformance`, per datastore '
+                                 'version). A failed check stops the '
+                                 'deploy (exit 10).')
         loading = parser.add_argument_group('load')
         loading.add_argument('--visibility',
                              choices=['private', 'shared', 'community',
@@ -136,7 +145,7 @@ class Deploy(lister.Lister):
             download_dir=a.download_dir, registrar=a.registrar,
             activate=a.activate, flavors=_flavor_specs(a),
             glance_limit=a.glance_limit, state_file=a.state_file,
-            force_build=a.force,
+            force_build=a.force, verify=a.verify,
             build_flags=tuple((k, v) for k, v in build_flags.items()
                               if v is not None),
             load_flags=tuple((k, v) for k, v in load_flags.items()

@@ -23,7 +23,8 @@ SHOWN = ('image', 'result', 'seconds', 'accelerator', 'checks',
          'serial_log', 'manifest')
 CONFORMANCE_SHOWN = ('image', 'result', 'datastore', 'datastore_version',
                      'container_image', 'trove_version', 'seconds',
-                     'accelerator', 'steps', 'serial_log', 'manifest')
+                     'accelerator', 'steps', 'peak_memory', 'serial_log',
+                     'manifest')
 
 
 class Verify(show.ShowOne):
@@ -123,6 +124,8 @@ class Verify(show.ShowOne):
                 'accelerator': result.accelerator,
                 'steps': ', '.join('%s %ss' % (s['step'], s['seconds'])
                                    for s in result.steps),
+                'peak_memory': ', '.join('%s %s MiB' % kv
+                                         for kv in result.peak_rss_mib),
                 'serial_log': result.serial_log,
                 'manifest': result.manifest_path}
         return CONFORMANCE_SHOWN, tuple(data.get(k)

@@ -28,6 +28,8 @@ from trove_image_builder import imagefile
 
 SHA256_PROPERTY = 'trove_image_builder_sha256'
 VERSION_PROPERTY = 'trove_image_builder_version'
+# trove_image_builder_verification / _conformance: pass or fail.
+CHECK_PROPERTY = 'trove_image_builder_%s'
 # Images in these states never became usable: leftovers of an upload
 # that died, safe to delete.
 UNFINISHED = ('queued', 'saving', 'killed', 'uploading', 'importing')

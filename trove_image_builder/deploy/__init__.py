@@ -41,8 +41,11 @@ from trove_image_builder import errors
 from trove_image_builder import load
 from trove_image_builder import manifest
 from trove_image_builder import register
+from trove_image_builder import verify as verify_mod
+from trove_image_builder.verify import conformance
 
 REGISTRARS = (register.AUTO,) + register.KINDS
+VERIFY = ('none', 'boot', 'conformance')
 # Downloads live in the default DIB cache directory's downloads/.
 DOWNLOAD_DIR = os.path.join(conf_mod.default('build.cache_dir'), 'downloads')
 
@@ -59,6 +62,8 @@ class Request:
     glance_limit: bool = True
     state_file: str = None
     force_build: bool = False
+    # none | boot | conformance: check each image before it is loaded.
+    verify: str = 'none'
     build_flags: tuple = ()  # (name, value): build.Request fields
     load_flags: tuple = ()  # (name, value): load.Request fields
 
@@ -116,6 +121,40 @@ def image_files(versions, req, conf, say, builder_version=None):
     return _build_all(versions, req, conf, say, builder_version)
 
 
+def check_images(files, req, conf, say, catalog_=None):
+    """Verify each image as req.verify asks; refuse recorded failures.
+
+    An image whose manifest records a failed check is refused (exit 9)
+    unless req.force_build; a check run here that fails stops the
+    deploy before anything is loaded (exit 10).
+    """
+    checked = set()
+    for ver, (path, _source) in files.items():
+        if req.verify == 'boot' and path not in checked:
+            checked.add(path)
+            result = verify_mod.run(path, verify_mod.Options.from_conf(conf),
+                                    progress=say)
+            if not result.passed:
+                raise errors.VerifyFailed(result.message,
+                                          serial_log=result.serial_log,
+                                          tail=result.tail)
+        elif req.verify == 'conformance':
+            result = conformance.run(
+                path, '%s:%s' % (ver.datastore, ver.name),
+                conformance.Options.from_conf(conf),
+                catalog_ or conformance.load_catalog(conf), progress=say)
+            if not result.passed:
+                raise errors.VerifyFailed(result.message,
+                                          serial_log=result.serial_log,
+                                          tail=result.tail)
+        failed = manifest.failed_checks(manifest.read(path))
+        if failed and not req.force_build:
+            raise errors.Refused(
+                '%s failed its %s check (recorded in its manifest); fix '
+                'and verify it again, or pass --force' % (
+                    path, ' and '.join(failed)))
+
+
 def _new_bytes(glance, paths):
     """Bytes of the distinct files whose content is not in Glance yet."""
     total, seen = 0, set()
@@ -154,10 +193,14 @@ def run(req, conf, connect, say=None, connect_limits=None,
     if req.registrar not in REGISTRARS:
         raise errors.InputError('unknown registrar %r (one of %s)'
                                 % (req.registrar, ', '.join(REGISTRARS)))
+    if req.verify not in VERIFY:
+        raise errors.InputError('unknown --verify %r (one of %s)'
+                                % (req.verify, ', '.join(VERIFY)))
     state = state_mod.State.load(req.state_file)
     conn = connect()  # wrong credentials fail before any build
     kind = register.choose(conn, req.registrar, say)
     files = image_files(versions, req, conf, say, builder_version)
+    check_images(files, req, conf, say, cat)
 
     image_api = connection.image_api(conn)
     glance = glance_mod.Glance(image_api, conn.current_project_id)
@@ -206,7 +249,7 @@ def run(req, conf, connect, say=None, connect_limits=None,
             for ds, ver in datastores.first_per_datastore(versions).items():
                 number = loaded[ver][2].registration.version.version_number
                 done = activate.activate(registrar, glance, ds, ver.name,
-                                         number)
+                                         number, force=req.force_build)
                 defaults[ver] = done.changed
 
         made_flavors = ()

@@ -64,6 +64,28 @@ def amqp_ready(port, host='127.0.0.1', timeout=2.0):
         return False
 
 
+def peak_rss_mib(pid):
+    """VmHWM of a live process and its descendants, in MiB (0 if gone)."""
+    total = 0
+    pids = [pid]
+    while pids:
+        current = pids.pop()
+        try:
+            with open('/proc/%d/status' % current) as f:
+                for line in f:
+                    if line.startswith('VmHWM:'):
+                        total += int(line.split()[1])
+            with open('/proc/%d/task/%d/children' % (current, current)) as f:
+                pids += [int(c) for c in f.read().split()]
+        except (OSError, ValueError):
+            continue
+    return round(total / 1024.0, 1)
+
+
+def sum_peak_rss_mib(pids):
+    return round(sum(peak_rss_mib(p) for p in pids), 1)
+
+
 def find_server(path=SERVER):
     if not os.access(path, os.X_OK) or not shutil.which(EPMD):
         raise errors.HostError('RabbitMQ is not installed (%s not found): %s'
@@ -175,6 +197,11 @@ class Broker:
             time.sleep(0.5)
         LOG.debug('broker up on 127.0.0.1:%d', self.port)
         return self
+
+    def peak_rss_mib(self):
+        """Peak resident memory of the node so far (MiB), or None."""
+        procs = [p for p in self._procs if p.poll() is None]
+        return sum_peak_rss_mib(p.pid for p in procs) if procs else None
 
     def _log_tail(self):
         try:

@@ -127,6 +127,7 @@ class Result:
     trove_version: str
     image_sha256: str
     target: Target
+    peak_rss_mib: tuple = ()  # (process, MiB) pairs
     failed_step: str = None
     message: str = ''
     tail: tuple = ()
@@ -141,6 +142,7 @@ class Result:
                 'datastore': self.target.datastore,
                 'datastore_version': self.target.version,
                 'container_image': self.target.container_ref,
+                'peak_rss_mib': dict(self.peak_rss_mib),
                 'verified_at': datetime.datetime.now(
                     datetime.timezone.utc).isoformat(timespec='seconds')}
         if self.failed_step:
@@ -468,13 +470,16 @@ def _run_in(tmp, image_path, image_format, data, target, opts, venv, binary,
                 with Driver(venv, params_path, driver_log) as driver:
                     steps, failed = _follow(driver, vm, started, opts, say)
                 elapsed = round(time.monotonic() - started, 1)
+                peaks = (('qemu', broker_mod.peak_rss_mib(vm.proc.pid)),)
+                if node:
+                    peaks += (('broker', node.peak_rss_mib()),)
                 qemu_said = vm.errors_text()
             break
     if kvm_failure and steps:
         # TCG ran the same image: KVM, not the image, was at fault.
         verify.remember_bad_kvm(opts.work_dir, binary, kvm_failure)
     return _result(image_path, data, target, accel, steps, failed, elapsed,
-                   serial_log, follower, qemu_said, driver_log)
+                   serial_log, follower, qemu_said, driver_log, peaks)
 
 
 def _follow(driver, vm, started, opts, say):
@@ -526,11 +531,11 @@ def _trove_version(data):
 
 
 def _result(image_path, data, target, accel, steps, failed, elapsed,
-            serial_log, follower, qemu_said, driver_log):
+            serial_log, follower, qemu_said, driver_log, peaks=()):
     common = dict(image_path=image_path, accelerator=accel, steps=steps,
                   serial_log=serial_log, trove_version=_trove_version(data),
                   image_sha256=data.get('sha256'), target=target,
-                  seconds=elapsed)
+                  seconds=elapsed, peak_rss_mib=peaks)
     if failed is None:
         return Result(passed=True, **common)
     detail = failed.get('detail', '')

@@ -230,6 +230,48 @@ class TestDeploy(DeployTestBase):
                                image_file=os.path.join(self.tmp, 'nope'))
 
 
+class TestDeployChecks(DeployTestBase):
+
+    def record(self, **fields):
+        manifest.update(self.image, **fields)
+
+    def test_recorded_failure_refused_before_any_upload(self):
+        self.record(conformance={'result': 'fail', 'image_sha256':
+                                 manifest.sha256_file(self.image)})
+        exc = self.assertRaises(errors.Refused, self.deploy)
+        self.assertEqual(9, exc.exit_code)
+        self.assertIn('failed its conformance check', str(exc))
+        self.assertEqual(0, self.server.uploads)
+        self.assertEqual({}, self.reg.stores)
+        # --force deploys it, and activates it.
+        result = self.deploy(force_build=True, datastores='mariadb:10.11')
+        self.assertEqual(1, len(result.rows))
+        self.assertTrue(result.rows[0].default)
+
+    def test_boot_check_failure_stops_before_loading(self):
+        failed = mock.Mock(passed=False, message='verify failed: docker',
+                           serial_log='x.log', tail=('t',))
+        with mock.patch.object(deploy.verify_mod, 'run',
+                               return_value=failed) as run:
+            exc = self.assertRaises(errors.VerifyFailed, self.deploy,
+                                    verify='boot')
+        self.assertEqual(10, exc.exit_code)
+        self.assertEqual(1, run.call_count)  # one file, checked once
+        self.assertEqual(0, self.server.uploads)
+
+    def test_conformance_runs_per_version(self):
+        passed = mock.Mock(passed=True)
+        with mock.patch.object(deploy.conformance, 'run',
+                               return_value=passed) as run:
+            self.deploy(verify='conformance',
+                        datastores='mariadb:10.11 postgresql:16')
+        self.assertEqual(['mariadb:10.11', 'postgresql:16'],
+                         [c.args[1] for c in run.call_args_list])
+
+    def test_unknown_verify_mode(self):
+        self.assertRaises(errors.InputError, self.deploy, verify='maybe')
+
+
 class TestDeploySources(DeployTestBase):
 
     def test_builds_each_version_with_the_flags(self):
