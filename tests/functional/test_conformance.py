@@ -24,7 +24,9 @@ exits at once), so one build serves the failure case.
 
 import json
 import os
+import signal
 import subprocess
+import time
 
 from tests.functional import base
 from trove_image_builder.build.containerimage import archive
@@ -165,6 +167,35 @@ class TestConformanceMariaDB(ConformanceBase):
             record = json.load(f)['conformance']
         self.assertEqual('fail', record['result'])
         self.assertEqual('prepare', record['failed_step'])
+
+    def test_sigint_while_the_guest_boots_leaves_nothing(self):
+        built = self._image(self._container_archive())
+        console = os.path.splitext(built['image'])[0] + \
+            '.conformance-console.log'
+        if os.path.exists(console):
+            os.unlink(console)
+        proc = subprocess.Popen(
+            [base.cli_path(), '--config-file', self.conf, 'verify',
+             built['image'], '--conformance', 'mariadb:10.11'],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            # The broker is up and qemu started once the console exists.
+            deadline = time.monotonic() + 300
+            while not os.path.exists(console):
+                self.assertIsNone(proc.poll(), 'ended before booting')
+                self.assertLess(time.monotonic(), deadline)
+                time.sleep(1)
+            time.sleep(5)
+            self.assertNotEqual([], processes('tib-conformance'))
+            proc.send_signal(signal.SIGINT)
+            _out, err = proc.communicate(timeout=120)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        self.assertEqual(130, proc.returncode, err)
+        self.assertIn('interrupted by SIGINT', err)
+        self.assertNotIn('Traceback', err)
+        self.assertNothingRunning(built['image'])
 
 
 class TestConformancePostgreSQL(ConformanceBase):

@@ -36,7 +36,8 @@ EXTERNAL_JOBS = {'devstack', 'openstack-tox-pep8', 'openstack-tox-py311',
 EXTERNAL_NODESETS = {'debian-bookworm', 'openstack-single-node-noble'}
 # tox environments that need root and a host able to build images (loop
 # devices, mounts, chroot), so openstack-tox (non-root) cannot run them.
-ROOT_TOX_ENVS = ('functional', 'integration', 'devstack', 'package')
+ROOT_TOX_ENVS = ('functional', 'functional-postgresql', 'integration',
+                 'devstack', 'package')
 
 
 def _as_list(value):
