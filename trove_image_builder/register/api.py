@@ -130,4 +130,3 @@ class ApiRegistrar(register.Registrar):
     def _set_default(self, version):
         self._trove(self.client.mgmt_ds_versions.edit, version.id,
                     default='true')
-
