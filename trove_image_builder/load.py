@@ -33,6 +33,7 @@ from trove_image_builder import imagefile
 from trove_image_builder import lock
 from trove_image_builder import manifest
 from trove_image_builder import register
+from trove_image_builder import rules as rules_mod
 from trove_image_builder import signals
 
 
@@ -125,8 +126,7 @@ def describe(req, builder_version=None):
         facts.get('version_number') if own else None) or version
     manager = req.manager or (facts.get('manager') if own else None) or \
         datastore
-    rules = req.validation_rules or (
-        facts.get('validation_rules') if own else None)
+    rules = _rules(req, path, facts, manager, own)
 
     name = req.name or facts.get('name') or \
         os.path.splitext(os.path.basename(path))[0]
@@ -151,6 +151,22 @@ def describe(req, builder_version=None):
                  datastore_version=version, version_number=version_number,
                  manager=manager, validation_rules=rules, tags=tuple(tags),
                  properties=properties)
+
+
+def _rules(req, path, facts, manager, own):
+    """--validation-rules FILE, else the rules kept beside the image.
+
+    A "trove:" spec (the catalogue's, as deploy passes it) names the
+    same file in whichever trove is at hand, so the copy the build took
+    from the image's own trove wins over it. The kept rules also serve
+    a generic image registered for a datastore: its agent is that trove.
+    """
+    if req.validation_rules and not req.validation_rules.startswith(
+            'trove:'):
+        return req.validation_rules
+    return rules_mod.for_image(path, facts, manager) or \
+        req.validation_rules or (
+            facts.get('validation_rules') if own else None)
 
 
 def _remove_leftovers(glance, sha256, say):
@@ -326,12 +342,10 @@ def run(req, connect, progress=None, say=None, builder_version=None,
             _registration(glance, image, stored, req))
         parameters = None
         if image.validation_rules:
-            written, total, note = registrar.load_rules(
-                outcome.version, image.validation_rules)
-            if note:
-                notes.append(note)
-            parameters = ('%d of %d written' % (written, total) if total
-                          else 'not loaded')
+            loaded = registrar.load_rules(outcome.version,
+                                          image.validation_rules)
+            notes += loaded.notes
+            parameters = loaded.summary()
     except errors.Error as exc:
         raise errors.RegisterFailed(
             'image %s is in Glance and stays there; registering %s %s with '

@@ -257,7 +257,8 @@ class TestManageRegistrar(FaultTestCase):
         self.assertEqual(0, res.rc, res)
         data = res.json()
         self.delete_image_later(data['image_id'])
-        self.assertEqual('40 of 40 written', data['config_parameters'])
+        self.assertEqual('created 40, modified 0, deleted 0, unchanged 0, '
+                         'skipped 0 of 40', data['config_parameters'])
         row = self.version_row(DS, version)
         shown = self.openstack('datastore', 'version', 'show', row['ID'])
         self.assertEqual(['trove', DS, '%s-%s' % (DS, version)],

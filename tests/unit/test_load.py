@@ -27,6 +27,8 @@ from trove_image_builder import errors
 from trove_image_builder import load
 from trove_image_builder import manifest
 from trove_image_builder import register
+from trove_image_builder.register import params
+from trove_image_builder import rules as rules_mod
 
 GLANCE = 'http://glance.test/v2'
 
@@ -172,7 +174,8 @@ class LoadTestBase(base.TestCase):
             'created', register.Registered(
                 'v-1', 'mariadb', '10.11', '10.11.10', 'mariadb', '',
                 ('mariadb', 'mariadb-10.11', 'trove'), True))
-        self.registrar.load_rules.return_value = (40, 40, None)
+        self.registrar.load_rules.return_value = params.Change(
+            total=40, create=tuple('p%d' % i for i in range(40)))
         self.lines = []
 
     def req(self, **kw):
@@ -248,6 +251,47 @@ class TestDescribe(base.TestCase):
         self.assertEqual(('trove', 'mariadb', 'mariadb-11.4'), img.tags)
         self.assertEqual('11.4.4', img.version_number)
 
+    def _keep(self, **managers):
+        sources = {m: (base.write(os.path.join(self.tmp, m + '.src'), text),
+                       rules_mod.FROM_IMAGE)
+                   for m, text in managers.items()}
+        return rules_mod.keep(self.image, sources, '26.0.0')
+
+    def test_kept_rules_win_over_the_trove_spec(self):
+        record = self._keep(mariadb='{"configuration-parameters": []}')
+        write_manifest(self.image, **{rules_mod.MANIFEST_KEY: record})
+        kept = rules_mod.kept_path(self.image, 'mariadb')
+        self.assertEqual(kept, load.describe(
+            load.Request(self.image)).validation_rules)
+        # deploy passes the catalogue's spec: the image's copy still wins
+        self.assertEqual(kept, load.describe(load.Request(
+            self.image, validation_rules='trove:templates/x.json'))
+            .validation_rules)
+        self.assertEqual('/my/rules.json', load.describe(load.Request(
+            self.image, validation_rules='/my/rules.json')).validation_rules)
+        with open(kept, 'a') as f:
+            f.write(' ')
+        self.assertRaisesRegex(errors.InputError, 'changed since the build',
+                               load.describe, load.Request(self.image))
+        os.unlink(kept)
+        self.assertRaisesRegex(errors.InputError, 'are missing',
+                               load.describe, load.Request(self.image))
+
+    def test_generic_image_kept_rules_follow_the_manager(self):
+        record = self._keep(mariadb='{"configuration-parameters": []}',
+                            postgresql='{"configuration-parameters": []}')
+        write_manifest(self.image, datastore='generic',
+                       datastore_version=None, version_number=None,
+                       manager=None, validation_rules=None,
+                       **{rules_mod.MANIFEST_KEY: record})
+        img = load.describe(load.Request(
+            self.image, datastore='postgresql', datastore_version='15'))
+        self.assertEqual(rules_mod.kept_path(self.image, 'postgresql'),
+                         img.validation_rules)
+        img = load.describe(load.Request(
+            self.image, datastore='mysql', datastore_version='8.0'))
+        self.assertIsNone(img.validation_rules)
+
     def test_file_problems(self):
         self.assertRaisesRegex(errors.InputError, 'image not found',
                                load.describe,
@@ -321,7 +365,8 @@ class TestUpload(LoadTestBase):
         self.registrar.load_rules.assert_called_once_with(
             self.registrar.register.return_value.version,
             'trove:templates/mariadb/validation-rules.json')
-        self.assertEqual('40 of 40 written', result.parameters)
+        self.assertEqual('created 40, modified 0, deleted 0, unchanged 0, '
+                         'skipped 0 of 40', result.parameters)
 
     def test_register_by_id(self):
         write_manifest(self.image)

@@ -39,6 +39,7 @@ from trove_image_builder import errors
 from trove_image_builder import imagefile
 from trove_image_builder import lock
 from trove_image_builder import manifest
+from trove_image_builder import rules as rules_mod
 
 LOG = logging.getLogger(__name__)
 
@@ -48,6 +49,7 @@ _VOLATILE_ENV = {'PATH', 'TMP_DIR', 'DIB_IMAGE_CACHE', 'ELEMENTS_PATH',
                  'DIB_TROVE_GUEST_AGENT_SOURCE',
                  'DIB_TROVE_GUEST_AGENT_CONSTRAINTS',
                  'DIB_TROVE_CONTAINER_ARCHIVES',
+                 'DIB_TROVE_VALIDATION_RULES_DIR',
                  # Where packages are fetched from, not what they are.
                  'DIB_TROVE_PIP_INDEX_URL', 'DIB_TROVE_PIP_CA_BUNDLE'}
 _LAYOUT_ELEMENTS = {'mbr': 'block-device-mbr', 'gpt': 'block-device-gpt',
@@ -103,11 +105,17 @@ class Plan:
     layout: str
     inputs_hash: str
     facts: dict
+    # Whose validation rules are kept beside the image.
+    rules_managers: tuple = ()
 
     @property
     def partial_base(self):
         return os.path.join(self.request.output_dir,
                             '.%s.partial' % self.name)
+
+    @property
+    def rules_export_dir(self):
+        return self.partial_base + '.rules'
 
     @property
     def partial_image(self):
@@ -261,6 +269,8 @@ def make_plan(req, has_vfat=None):
     else:
         env['DIB_TROVE_GUEST_AGENT_VERSION'] = req.guest_agent_version
     env.update(_pip_env(req))
+    env['DIB_TROVE_VALIDATION_RULES_DIR'] = os.path.join(
+        output_dir, '.%s.partial.rules' % name)
     if ver:
         env['DIB_TROVE_DATASTORE'] = ver.datastore
         env['DIB_TROVE_DATASTORE_VERSION'] = ver.name
@@ -316,7 +326,49 @@ def make_plan(req, has_vfat=None):
     return Plan(request=req, name=name, image_path=image_path,
                 log_path=os.path.join(output_dir, name + '.log'),
                 tmp_dir=tmp_dir, command=command, layout=layout,
-                inputs_hash=digest, facts=facts)
+                inputs_hash=digest, facts=facts,
+                rules_managers=_rules_managers(cat, ver))
+
+
+def _rules_managers(cat, ver):
+    """The version's manager; for the generic image, every one declared.
+
+    The generic image serves any datastore the catalogue has, so load
+    may register it for any of them.
+    """
+    if ver:
+        return (ver.manager,)
+    return tuple(sorted({v.manager for ds in cat.datastores.values()
+                         for v in ds.versions}))
+
+
+def keep_rules(plan, say):
+    """Keep the agent's validation rules beside the image.
+
+    From the image (exported by the trove-guest-agent element), else in
+    dev mode from the local trove tree the agent was installed from.
+    Returns the manifest record.
+    """
+    found, trove_version = rules_mod.exported(plan.rules_export_dir)
+    agent = plan.facts['guest_agent']
+    sources, missing = {}, []
+    for manager in plan.rules_managers:
+        if manager in found:
+            sources[manager] = (found[manager], rules_mod.FROM_IMAGE)
+            continue
+        local = rules_mod.source_tree_file(agent['source'], manager) \
+            if agent['mode'] == 'dev' else None
+        if local:
+            sources[manager] = (local, rules_mod.FROM_SOURCE)
+        else:
+            missing.append(manager)
+    if missing:
+        say('no validation rules for %s in the image\'s trove %s: load '
+            'registers no configuration parameters for %s'
+            % (', '.join(missing), trove_version or '(unknown)',
+               'them' if len(missing) > 1 else 'it'))
+    return rules_mod.keep(plan.image_path, sources,
+                          trove_version or agent.get('version'))
 
 
 def file_fingerprint(path):
@@ -441,6 +493,7 @@ def execute(plan, force=False, progress=None, builder_version=None):
                 os.fsync(f.fileno())
             os.replace(plan.partial_image, plan.image_path)
             data['fingerprint'] = settled_fingerprint(plan.image_path)
+            data[rules_mod.MANIFEST_KEY] = keep_rules(plan, say)
             manifest_path = manifest.write(plan.image_path, data)
         except BaseException:
             _cleanup(plan, quiet=True)  # keep the original error

@@ -28,6 +28,7 @@ from keystoneauth1 import exceptions as ksa_exc
 
 from trove_image_builder import conf as conf_mod
 from trove_image_builder import errors
+from trove_image_builder.register import params
 
 # The registrars, and "auto": the API when it answers, else trove-manage.
 AUTO = 'auto'
@@ -163,12 +164,16 @@ class Registrar(abc.ABC):
     def _update(self, prev, want):
         """Update prev in place to want (version number unchanged)."""
 
-    @abc.abstractmethod
-    def _load_rules(self, version, rules_path, rules):
-        """Create or update the version's configuration parameters.
+    # The data types _apply_rules can write (params.ALL_TYPES: every one).
+    param_types = params.ALL_TYPES
 
-        Returns (how many were written, a note or None).
-        """
+    @abc.abstractmethod
+    def _parameters(self, version):
+        """The version's configuration parameters: name -> params.normal()."""
+
+    @abc.abstractmethod
+    def _apply_rules(self, version, rules_path, change):
+        """Make Trove hold what change (from rules_path) says."""
 
     @abc.abstractmethod
     def _set_default(self, version):
@@ -224,19 +229,29 @@ class Registrar(abc.ABC):
             tuple(changes), tuple(notes))
 
     def load_rules(self, version, spec):
-        """Load the version's configuration parameters from spec.
+        """Make the version's configuration parameters those of spec.
 
-        Returns (written, total, note); note says why nothing was loaded.
+        Returns a params.Change: what was (or, loaded False, could not
+        be) done. Nothing is written when Trove already holds the file.
         """
         path = self.rules_path(spec)
         if not path:
-            return 0, 0, ('configuration parameters not loaded: %s is '
-                          'inside the trove package, which this registrar '
-                          'cannot read here; give --validation-rules FILE'
-                          % spec)
+            return params.Change(total=0, loaded=False, notes=(
+                'configuration parameters not loaded: %s is inside the '
+                'trove package, which this registrar cannot read here; give '
+                '--validation-rules FILE' % spec,))
         rules = read_rules(path)
-        written, note = self._load_rules(version, path, rules)
-        return written, len(rules), note
+        change = params.plan(rules, self._parameters(version),
+                             self.param_types)
+        if change.changes:
+            self._apply_rules(version, path, change)
+        if change.skipped:
+            change = dataclasses.replace(change, notes=(
+                '%d configuration parameter(s) not loaded, %s registrar '
+                'cannot write their type: %s (the manage registrar loads '
+                'them)' % (len(change.skipped), self.name,
+                           ', '.join(change.skipped)),))
+        return change
 
     def set_default(self, version):
         self._set_default(version)

@@ -24,6 +24,7 @@ from troveclient.v1 import management
 from trove_image_builder.cloud import calls
 from trove_image_builder.cloud import connection
 from trove_image_builder import register
+from trove_image_builder.register import params
 
 
 # The management API's schema for configuration parameters allows these
@@ -44,6 +45,7 @@ def _bool_text(value):
 class ApiRegistrar(register.Registrar):
 
     name = 'api'
+    param_types = API_TYPES
 
     def __init__(self, conn, client=None):
         self._conn = conn
@@ -101,45 +103,30 @@ class ApiRegistrar(register.Registrar):
             return None
         return super().rules_path(spec)
 
-    def _load_rules(self, version, rules_path, rules):
-        params = management.MgmtConfigurationParameters(self.client)
-        have = {p.name: p for p in self._trove(
-            params.list_all_parameter_by_version, version.id)}
-        written, skipped = 0, []
-        for rule in rules:
-            if rule['type'] not in API_TYPES:
-                skipped.append('%s (%s)' % (rule['name'], rule['type']))
-                continue
-            args = (version.id, rule['name'],
-                    bool(rule.get('restart_required')), rule['type'],
-                    rule.get('max'), rule.get('min'))
-            old = have.get(rule['name'])
-            if old is None:
-                self._trove(params.create, *args)
-            elif _same_rule(old, rule):
-                continue
-            else:
-                self._trove(params.modify, *args)
-            written += 1
-        note = None
-        if skipped:
-            note = ('%d configuration parameter(s) not loaded, Trove\'s API '
-                    'takes integer and string types only: %s (the manage '
-                    'registrar loads them)' % (len(skipped),
-                                               ', '.join(skipped)))
-        return written, note
+    def _params_api(self):
+        return management.MgmtConfigurationParameters(self.client)
+
+    def _parameters(self, version):
+        listed = self._trove(self._params_api().list_all_parameter_by_version,
+                             version.id)
+        return {p.name: params.normal(
+            p.name, getattr(p, 'restart_required', False),
+            getattr(p, 'type', None), getattr(p, 'max_size', None),
+            getattr(p, 'min_size', None)) for p in listed}
+
+    def _apply_rules(self, version, rules_path, change):
+        api = self._params_api()
+        rules = {r['name']: r for r in register.read_rules(rules_path)}
+        for names, func in ((change.create, api.create),
+                            (change.modify, api.modify)):
+            for name in names:
+                rule = rules[name]
+                self._trove(func, version.id, name,
+                            bool(rule.get('restart_required')),
+                            rule['type'], rule.get('max'), rule.get('min'))
+        for name in change.delete:
+            self._trove(api.delete, version.id, name)
 
     def _set_default(self, version):
         self._trove(self.client.mgmt_ds_versions.edit, version.id,
                     default='true')
-
-
-def _same_rule(param, rule):
-    # Trove's view leaves out min/max when they are 0 or unset.
-    return (bool(getattr(param, 'restart_required', False))
-            == bool(rule.get('restart_required'))
-            and getattr(param, 'type', None) == rule['type']
-            and int(getattr(param, 'max_size', 0) or 0)
-            == int(rule.get('max') or 0)
-            and int(getattr(param, 'min_size', 0) or 0)
-            == int(rule.get('min') or 0))

@@ -28,6 +28,7 @@ import subprocess
 from trove_image_builder import errors
 from trove_image_builder import register
 from trove_image_builder.register import manage_query
+from trove_image_builder.register import params
 
 QUERY_SCRIPT = os.path.abspath(manage_query.__file__)
 
@@ -144,11 +145,25 @@ class ManageRegistrar(register.Registrar):
             return path if os.path.isfile(path) else None
         return super().rules_path(spec)
 
-    def _load_rules(self, version, rules_path, rules):
-        self.manage('db_load_datastore_config_parameters', version.datastore,
-                    version.name, rules_path, '--version',
-                    version.version_number)
-        return len(rules), None
+    def _parameters(self, version):
+        held = []
+        for v in self.query(version.datastore)['versions']:
+            if v['id'] == version.id:
+                held = v.get('parameters') or []
+        return {p['name']: params.normal(
+            p['name'], p['restart_required'], p['type'], p['max'], p['min'])
+            for p in held}
+
+    def _apply_rules(self, version, rules_path, change):
+        where = [version.datastore, version.name]
+        if change.delete:
+            # trove-manage removes a version's parameters all at once
+            # only; configuration groups of this version cannot be
+            # created until the load below (seconds).
+            self.manage('db_remove_datastore_config_parameters', *where,
+                        '--version', version.version_number)
+        self.manage('db_load_datastore_config_parameters', *where,
+                    rules_path, '--version', version.version_number)
 
     def _set_default(self, version):
         out = self.manage('datastore_update', version.datastore,

@@ -33,6 +33,7 @@ def main(argv):
     import trove
     from trove.common import cfg
     from trove.common import exception
+    from trove.configuration import models as config_models
     from trove.datastore import models
     from trove.db import get_db_api
 
@@ -55,7 +56,13 @@ def main(argv):
                 'id': v.id, 'name': v.name, 'version': v.version,
                 'manager': v.manager, 'image_id': v.image_id or '',
                 'image_tags': v.image_tags or '',
-                'active': bool(v.active)})
+                'active': bool(v.active),
+                'parameters': [{
+                    'name': p.name, 'restart_required':
+                        bool(p.restart_required), 'type': p.data_type,
+                    'max': p.max_size, 'min': p.min_size}
+                    for p in config_models.DatastoreConfigurationParameters
+                    .load_parameters(v.id)]})
     sys.stdout.write(MARKER + json.dumps(out) + '\n')
     return 0
 

@@ -269,3 +269,71 @@ class TestCache(PlanTestBase):
             e = self.assertRaises(errors.HostError, build.execute, plan,
                                   force=True)
         self.assertIn('needs root', str(e))
+
+
+class TestKeepRules(PlanTestBase):
+    """The validation rules of the image's trove, kept beside it."""
+
+    RULES = '{"configuration-parameters": [{"name": "max_connections"}]}'
+
+    def _fake_dib(self, plan, exported):
+        def run(command, log_path, **kwargs):
+            with open(plan.partial_image, 'wb') as f:
+                f.write(b'image-bytes')
+            # What the element's cleanup.d step leaves for the build.
+            out = command.env['DIB_TROVE_VALIDATION_RULES_DIR']
+            for manager, text in exported.items():
+                base.write(os.path.join(out, manager + '.json'), text)
+            base.write(os.path.join(out, 'trove-version'), '26.0.0\n')
+        return run
+
+    def execute(self, plan, exported):
+        with mock.patch.object(build.host, 'require_root'), \
+                mock.patch.object(build.host, 'check_build_host'), \
+                mock.patch.object(build.sweep, 'release'), \
+                mock.patch.object(build.imagefile, 'info',
+                                  return_value={'format': 'qcow2'}), \
+                mock.patch.object(build.dib.Command, 'run', autospec=True,
+                                  side_effect=self._fake_dib(plan,
+                                                             exported)):
+            return build.execute(plan)
+
+    def test_manifest_records_the_managers_rules(self):
+        plan = self.plan()
+        self.assertEqual(('mariadb',), plan.rules_managers)
+        result = self.execute(plan, {'mariadb': self.RULES,
+                                     'mysql': self.RULES})
+        kept = os.path.join(
+            self.out, 'trove-debian-bookworm-mariadb-10.11'
+                      '.mariadb.validation-rules.json')
+        with open(kept) as f:
+            self.assertEqual(self.RULES, f.read())
+        self.assertEqual({'trove_version': '26.0.0', 'files': {'mariadb': {
+            'file': os.path.basename(kept), 'from': 'image',
+            'sha256': manifest.sha256_file(kept)}}},
+            manifest.read(result.image_path)['validation_rules_files'])
+        # the export directory went with the other partial files
+        self.assertEqual([], [n for n in os.listdir(self.out)
+                              if '.partial' in n])
+
+    def test_generic_keeps_every_catalogue_manager(self):
+        plan = self.plan(datastore='generic')
+        self.assertEqual(('mariadb',), plan.rules_managers)
+
+    def test_dev_mode_falls_back_to_the_local_tree(self):
+        src = os.path.join(self.tmp, 'trove')
+        base.write(os.path.join(src, 'trove', '__init__.py'), '')
+        base.write(os.path.join(src, 'trove', 'templates', 'mariadb',
+                                'validation-rules.json'), self.RULES)
+        plan = self.plan(dev_mode=True, guest_agent_source=src)
+        record = self.execute(plan, {}).manifest['validation_rules_files']
+        self.assertEqual('source tree', record['files']['mariadb']['from'])
+
+    def test_no_rules_is_said_not_fatal(self):
+        plan = self.plan()
+        said = []
+        with mock.patch.object(build.rules_mod, 'exported',
+                               return_value=({}, '26.0.0')):
+            record = build.keep_rules(plan, said.append)
+        self.assertEqual({}, record['files'])
+        self.assertIn('no validation rules for mariadb', said[0])

@@ -26,6 +26,8 @@ from trove_image_builder.register import api
 
 
 TROVE = 'http://trove.test/v1.0/proj'
+VERSION = register.Registered('v-1', 'mariadb', '10.11', '10.11.10',
+                              'mariadb', '', ('trove',), True)
 
 
 class TestApiRegistrar(base.TestCase):
@@ -90,37 +92,69 @@ class TestApiRegistrar(base.TestCase):
         self.reg.set_default(version)
         self.assertEqual({'default': True}, self.m.last_request.json())
 
-    def test_rules_create_modify_skip(self):
+    def _rules(self, *rules):
+        return base.write(os.path.join(self.tmp, 'r.json'), json.dumps(
+            {'configuration-parameters': list(rules)}))
+
+    def test_rules_create_modify_delete_skip(self):
         url = TROVE + '/mgmt/datastores/versions/v-1/parameters'
         self.m.get(url, json={'configuration-parameters': [
             {'name': 'same', 'restart_required': False, 'type': 'integer',
              'max_size': 10}, {'name': 'changed', 'restart_required': True,
-                               'type': 'string'}]})
+                               'type': 'string'},
+            {'name': 'gone', 'restart_required': False, 'type': 'string'},
+            {'name': 'autocommit', 'restart_required': False,
+             'type': 'boolean'}]})
         self.m.post(url, status_code=200, json={})
         self.m.put(url + '/changed', status_code=200, json={})
-        path = base.write(os.path.join(self.tmp, 'r.json'), json.dumps(
-            {'configuration-parameters': [
-                {'name': 'same', 'restart_required': False, 'min': 0,
-                 'max': 10, 'type': 'integer'},
-                {'name': 'changed', 'restart_required': False,
-                 'type': 'string'},
-                {'name': 'new', 'restart_required': False, 'min': 0,
-                 'max': 18446744073709551615, 'type': 'integer'}]}))
-        version = register.Registered('v-1', 'mariadb', '10.11', '10.11.10',
-                                      'mariadb', '', test_register.TAGS, True)
-        written, total, note = self.reg.load_rules(version, path)
-        self.assertEqual((2, 3, None), (written, total, note))
-        base.write(path, json.dumps({'configuration-parameters': [
+        self.m.delete(url + '/gone', status_code=204)
+        path = self._rules(
+            {'name': 'same', 'restart_required': False, 'min': 0,
+             'max': 10, 'type': 'integer'},
+            {'name': 'changed', 'restart_required': False,
+             'type': 'string'},
+            {'name': 'new', 'restart_required': False, 'min': 0,
+             'max': 18446744073709551615, 'type': 'integer'},
+            {'name': 'autocommit', 'restart_required': False,
+             'type': 'boolean'},
             {'name': 'performance_schema', 'restart_required': True,
-             'type': 'boolean'}]}))
-        written, total, note = self.reg.load_rules(version, path)
-        self.assertEqual((0, 1), (written, total))
-        self.assertIn('performance_schema (boolean)', note)
-        posted = [r for r in self.m.request_history if r.method == 'POST']
-        self.assertEqual('new', posted[0].json()[
-            'configuration-parameter']['name'])
-        self.assertEqual(18446744073709551615, posted[0].json()[
-            'configuration-parameter']['max_size'])
+             'type': 'boolean'})
+        change = self.reg.load_rules(VERSION, path)
+        self.assertEqual('created 1, modified 1, deleted 1, unchanged 2, '
+                         'skipped 1 of 5', change.summary())
+        self.assertEqual((('new',), ('changed',), ('gone',)),
+                         (change.create, change.modify, change.delete))
+        self.assertIn('performance_schema (boolean)', change.notes[0])
+        writes = [(r.method, r.path.rsplit('/', 1)[-1], r.json()
+                   if r.body else None) for r in self.m.request_history
+                  if r.method != 'GET']
+        self.assertEqual([
+            ('POST', 'parameters', {'configuration-parameter': {
+                'name': 'new', 'restart_required': 0,
+                'data_type': 'integer', 'min_size': 0,
+                'max_size': 18446744073709551615}}),
+            ('PUT', 'changed', {'configuration-parameter': {
+                'name': 'changed', 'restart_required': 0,
+                'data_type': 'string'}}),
+            ('DELETE', 'gone', None)], writes)
+
+    def test_rules_unchanged_writes_nothing(self):
+        url = TROVE + '/mgmt/datastores/versions/v-1/parameters'
+        # Trove's view leaves out a 0 minimum; the file spells it out.
+        self.m.get(url, json={'configuration-parameters': [
+            {'name': 'max_connections', 'restart_required': False,
+             'type': 'integer', 'max_size': 100000},
+            {'name': 'sql_mode', 'restart_required': False,
+             'type': 'string'}]})
+        path = self._rules(
+            {'name': 'max_connections', 'restart_required': False,
+             'min': 0, 'max': 100000, 'type': 'integer'},
+            {'name': 'sql_mode', 'restart_required': False,
+             'type': 'string'})
+        change = self.reg.load_rules(VERSION, path)
+        self.assertEqual('created 0, modified 0, deleted 0, unchanged 2, '
+                         'skipped 0 of 2', change.summary())
+        self.assertEqual(['GET'], [r.method for r in self.m.request_history])
 
     def test_errors_are_translated(self):
         self.m.get(TROVE + '/mgmt/datastore-versions', status_code=403,

@@ -87,8 +87,10 @@ class TestManageRegistrar(base.TestCase):
                           '--image-tags', 'trove,mariadb,mariadb-10.11'],
                          self.run.argv[2][3:])
         self.assertEqual(test_register.TAGS, out.version.image_tags)
-        self.assertEqual((1, 1, None), self.reg.load_rules(
-            out.version, 'trove:templates/mariadb/validation-rules.json'))
+        self.assertEqual('created 1, modified 0, deleted 0, unchanged 0, '
+                         'skipped 0 of 1', self.reg.load_rules(
+                             out.version, 'trove:templates/mariadb/'
+                             'validation-rules.json').summary())
         self.assertEqual(['db_load_datastore_config_parameters', 'mariadb',
                           '10.11', os.path.join(
                               self.trove_dir, 'templates', 'mariadb',
@@ -96,6 +98,40 @@ class TestManageRegistrar(base.TestCase):
                           '--version', '10.11.10'], self.run.argv[-1][3:])
         self.reg.set_default(out.version)
         self.assertTrue(self.reg.version('mariadb', '10.11').default)
+
+    def _loaded(self, *names):
+        self.run.state['datastore'] = {'id': 'd', 'default_version_id': None}
+        self.run.state['versions'] = [{
+            'id': 'v-1', 'name': '10.11', 'version': '10.11.10',
+            'manager': 'mariadb', 'image_id': '', 'image_tags': 'trove',
+            'active': True, 'parameters': [
+                {'name': n, 'restart_required': False, 'type': 'string',
+                 'max': None, 'min': None} for n in names]}]
+        return self.reg.version('mariadb', '10.11')
+
+    def test_rules_unchanged_runs_no_trove_manage(self):
+        version = self._loaded('a')
+        calls = len(self.run.argv)
+        change = self.reg.load_rules(version, 'trove:templates/mariadb/'
+                                              'validation-rules.json')
+        self.assertEqual(('a',), change.unchanged)
+        self.assertFalse(change.changes)
+        # only reads (the query script), no trove-manage write
+        self.assertTrue(all(manage.QUERY_SCRIPT in argv
+                            for argv in self.run.argv[calls:]))
+
+    def test_rules_dropped_parameter_removes_then_loads(self):
+        version = self._loaded('a', 'gone')
+        change = self.reg.load_rules(version, 'trove:templates/mariadb/'
+                                              'validation-rules.json')
+        self.assertEqual(('gone',), change.delete)
+        self.assertEqual(
+            [['db_remove_datastore_config_parameters', 'mariadb', '10.11',
+              '--version', '10.11.10'],
+             ['db_load_datastore_config_parameters', 'mariadb', '10.11',
+              os.path.join(self.trove_dir, 'templates', 'mariadb',
+                           'validation-rules.json'), '--version',
+              '10.11.10']], [a[3:] for a in self.run.argv[-2:]])
 
     def test_failures_are_one_line(self):
         self.run.fail['datastore_update'] = (

@@ -21,6 +21,7 @@ from tests.unit.cloud import test_flavors
 from tests.unit.cloud import test_quota
 from trove_image_builder import errors
 from trove_image_builder import register
+from trove_image_builder.register import params
 
 
 class FakeRegistrar(register.Registrar):
@@ -32,6 +33,7 @@ class FakeRegistrar(register.Registrar):
         self.stores = stores if stores is not None else {}
         self.calls = []
         self.count = 0
+        self.params = {}
 
     def versions(self, datastore):
         store = self.stores.get(datastore)
@@ -59,9 +61,16 @@ class FakeRegistrar(register.Registrar):
                          image_tags=tuple(want.image_tags),
                          active=want.active)
 
-    def _load_rules(self, version, rules_path, rules):
+    def _parameters(self, version):
+        return dict(self.params.get(version.id, {}))
+
+    def _apply_rules(self, version, rules_path, change):
         self.calls.append(('rules', version.id, rules_path))
-        return len(rules), None
+        held = self.params.setdefault(version.id, {})
+        for rule in register.read_rules(rules_path):
+            held[rule['name']] = params.from_rule(rule)
+        for name in change.delete:
+            del held[name]
 
     def _set_default(self, version):
         self.calls.append(('default', version.id))
@@ -137,15 +146,21 @@ class TestRegistrarLogic(base.TestCase):
     def test_rules(self):
         reg = FakeRegistrar()
         version = reg.register(wanted()).version
-        written, total, note = reg.load_rules(
+        change = reg.load_rules(
             version, 'trove:templates/mariadb/validation-rules.json')
-        self.assertEqual((0, 0), (written, total))
-        self.assertIn('--validation-rules', note)
+        self.assertEqual('not loaded', change.summary())
+        self.assertIn('--validation-rules', change.notes[0])
         path = base.write(os.path.join(self.tmp, 'rules.json'), json.dumps(
             {'configuration-parameters': [
                 {'name': 'max_connections', 'restart_required': False,
                  'min': 1, 'max': 100000, 'type': 'integer'}]}))
-        self.assertEqual((1, 1, None), reg.load_rules(version, path))
+        self.assertEqual('created 1, modified 0, deleted 0, unchanged 0, '
+                         'skipped 0 of 1',
+                         reg.load_rules(version, path).summary())
+        calls = len(reg.calls)
+        again = reg.load_rules(version, path)
+        self.assertEqual(('max_connections',), again.unchanged)
+        self.assertEqual(calls, len(reg.calls))  # nothing written
         base.write(path, '{"configuration-parameters": 3}')
         self.assertRaises(errors.InputError, reg.load_rules, version, path)
 
