@@ -71,28 +71,19 @@ SOCAT_HINT = 'socat not found (apt-get install socat)'
 
 
 @dataclasses.dataclass(frozen=True)
-class Options(conf_mod.FromConf):
-    """[conformance] settings plus the [verify] ones a boot needs."""
+class Options(verify.Options):
+    """[conformance] settings on top of the [verify] ones a boot needs."""
 
+    volume_size: int = conf_mod.option('conformance.volume_size')
     boot_timeout: int = conf_mod.option('conformance.boot_timeout')
     prepare_timeout: int = conf_mod.option('conformance.prepare_timeout')
     call_timeout: int = conf_mod.option('conformance.call_timeout')
     state_wait: int = conf_mod.option('conformance.state_wait')
     flavor_ram: int = conf_mod.option('conformance.flavor_ram')
-    volume_size: int = conf_mod.option('conformance.volume_size')
     transport_url: str = conf_mod.option('conformance.transport_url')
     docker_image: str = conf_mod.option('conformance.docker_image')
     control_exchange: str = conf_mod.option('conformance.control_exchange')
     venv_dir: str = conf_mod.option('conformance.venv_dir')
-    memory: int = conf_mod.option('verify.memory')
-    cpus: int = conf_mod.option('verify.cpus')
-    accelerator: str = conf_mod.option('verify.accelerator')
-    kvm_probe_timeout: int = conf_mod.option('verify.kvm_probe_timeout')
-    injected_config_owner: str = conf_mod.option(
-        'verify.injected_config_owner')
-    qemu: str = conf_mod.option('verify.qemu')
-    record: bool = conf_mod.option('verify.record')
-    work_dir: str = conf_mod.option('build.work_dir')
     cache_dir: str = conf_mod.option('build.cache_dir')
 
     @property
