@@ -90,6 +90,15 @@ class OperatingSystem:
         return name
 
 
+def split_spec(spec):
+    """"DATASTORE[:VERSION]" -> (datastore, version or None)."""
+    datastore, _sep, version = (spec or '').partition(':')
+    if not datastore:
+        raise errors.InputError('expected DATASTORE[:VERSION], got %r'
+                                % (spec or ''))
+    return datastore, version or None
+
+
 def _load_yaml(path):
     try:
         with open(path, encoding='utf-8') as f:

@@ -12,21 +12,15 @@
 
 """`container-image build`: a datastore's container image, offline."""
 
-import sys
-
 from cliff import show
 
 from trove_image_builder.build import containerimage
 from trove_image_builder import catalog
+from trove_image_builder.cli import common
 from trove_image_builder import datafiles
 
 SHOWN = ('archive', 'tag', 'image_id', 'packages', 'size', 'seconds',
          'cached', 'record')
-
-
-def _progress(message):
-    sys.stderr.write(message + '\n')
-    sys.stderr.flush()
 
 
 class ContainerImageBuild(show.ShowOne):
@@ -60,17 +54,17 @@ class ContainerImageBuild(show.ShowOne):
     def take_action(self, parsed_args):
         a = parsed_args
         conf = self.app.conf
-        datastore, _sep, version = a.spec.partition(':')
+        datastore, version = catalog.split_spec(a.spec)
         cat = catalog.Catalog.load(datafiles.elements_dir(
             conf.build.elements_dir))
-        rec = containerimage.recipe(cat, datastore, version or None,
+        rec = containerimage.recipe(cat, datastore, version,
                                     tag=a.tag)
         output_dir = (a.output_dir or conf.container_images.archive_dir or
                       conf.build.output_dir)
         result = containerimage.build(
             rec, output_dir, conf.build.cache_dir, conf.build.work_dir,
             mirror=conf.mirrors.debian, force=a.force,
-            progress=_progress)
+            progress=common.Output(self.app).say)
         data = dict(archive=result.archive, tag=result.tag,
                     image_id=result.image_id,
                     packages=', '.join('%s %s' % kv for kv in

@@ -15,6 +15,7 @@
 deploy and trove-config take it; each entry is a catalogue version.
 """
 
+from trove_image_builder import catalog
 from trove_image_builder import errors
 
 
@@ -26,8 +27,8 @@ def parse_entries(text, cat):
     """
     versions = []
     for token in (text or '').replace(',', ' ').split():
-        name, _sep, version = token.partition(':')
-        ver = cat.datastore(name).version(version or None)
+        name, version = catalog.split_spec(token)
+        ver = cat.datastore(name).version(version)
         if ver in versions:
             raise errors.InputError('%s:%s is listed twice'
                                     % (ver.datastore, ver.name))

@@ -142,16 +142,8 @@ class Result:
         return data
 
 
-def parse_spec(spec):
-    """DATASTORE[:VERSION] -> (datastore, version or None)."""
-    datastore, _sep, version = (spec or '').partition(':')
-    if not datastore:
-        raise errors.InputError('--conformance needs DATASTORE[:VERSION]')
-    return datastore, version or None
-
-
 def resolve_target(catalog, spec, data, docker_image=None):
-    datastore, version = parse_spec(spec)
+    datastore, version = catalog_mod.split_spec(spec)
     if version is None and data and data.get('datastore') == datastore:
         version = data.get('datastore_version')
     ver = catalog.datastore(datastore).version(version)

@@ -53,10 +53,11 @@ class TestTarget(base.TestCase):
 
     def test_spec(self):
         self.assertEqual(('mariadb', '10.11'),
-                         conformance.parse_spec('mariadb:10.11'))
+                         catalog.split_spec('mariadb:10.11'))
         self.assertEqual(('postgresql', None),
-                         conformance.parse_spec('postgresql'))
-        self.assertRaises(errors.InputError, conformance.parse_spec, '')
+                         catalog.split_spec('postgresql'))
+        self.assertRaises(errors.InputError, catalog.split_spec, '')
+        self.assertRaises(errors.InputError, catalog.split_spec, ':10')
 
     def test_version_from_manifest_then_catalogue(self):
         t = conformance.resolve_target(self.cat, 'mariadb', manifest_data(
