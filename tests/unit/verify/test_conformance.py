@@ -149,6 +149,13 @@ class TestGuestSide(base.TestCase):
         self.assertEqual(['systemd-run', '--unit=tib-agent-log'],
                          doc['runcmd'][0][:2])
 
+    def test_postgresql_has_no_root_step(self):
+        self.assertIn('root', conformance.steps_for('mariadb'))
+        self.assertNotIn('root', conformance.steps_for('postgresql'))
+        self.assertEqual('client', conformance._pending(
+            [{'step': s} for s in conformance.steps_for('postgresql')
+             if s != 'client'], conformance.steps_for('postgresql')))
+
     def test_driver_params_are_the_taskmanagers(self):
         cfg = conformance.guest_config(self.target('postgresql'),
                                        self.opts(), 'url', 'k' * 32)
