@@ -26,18 +26,26 @@ if [ "$(id -u)" != 0 ]; then
     exit 1
 fi
 
-# Building needs the first line; `verify` (booting an image) the second
-# (socat carries the conformance check's broker into the guest).
+# Packages are installed without their Recommends (qemu's alone pull in
+# GTK, gstreamer and mesa), so everything used is named here.
+# Building needs the first two lines (debootstrap checks Debian's
+# Release files against debian-archive-keyring, only a Recommends of
+# debootstrap; Ubuntu hosts lack it). `verify` (booting an image) needs
+# the third: qemu loads SeaBIOS (`-machine pc`) and iPXE's virtio-net
+# option ROM, named although today they are Depends of qemu-system-x86;
+# socat carries the conformance check's broker into the guest.
 PACKAGES="python3 python3-venv python3-dev sudo git curl qemu-utils \
-debootstrap kpartx squashfs-tools dosfstools gdisk e2fsprogs util-linux \
-fdisk procps xz-utils ca-certificates \
-qemu-system-x86 genisoimage socat"
+debootstrap debian-archive-keyring kpartx squashfs-tools dosfstools gdisk \
+e2fsprogs util-linux fdisk procps xz-utils ca-certificates \
+qemu-system-x86 seabios ipxe-qemu genisoimage socat"
 if [ "$WITH_TESTS" = 1 ]; then
     # MariaDB for the small test cloud, busybox for test containers,
     # RabbitMQ for `verify --conformance`, Debian's packaging tools for
-    # the .deb (tox -e package).
+    # the .deb (tox -e package; dpkg-buildpackage insists on
+    # build-essential, only a Recommends of dpkg-dev).
     PACKAGES="$PACKAGES mariadb-server busybox-static rabbitmq-server"
-    PACKAGES="$PACKAGES dpkg-dev debhelper dh-virtualenv python3-pbr"
+    PACKAGES="$PACKAGES dpkg-dev build-essential debhelper dh-virtualenv"
+    PACKAGES="$PACKAGES python3-pbr"
 fi
 missing=""
 for pkg in $PACKAGES; do
@@ -45,7 +53,8 @@ for pkg in $PACKAGES; do
         grep -q "ok installed" || missing="$missing $pkg"
 done
 if [ -n "$missing" ]; then
-    echo "setup-host.sh: installing$missing"
+    echo "setup-host.sh: installing$missing" \
+        "(with their dependencies, without Recommends)"
     apt-get update -q
     # rabbitmq-server's postinst would start a broker on every interface;
     # the conformance check runs private nodes on 127.0.0.1 instead. An
@@ -58,7 +67,8 @@ if [ -n "$missing" ]; then
         made_policy=1
         trap 'rm -f "$policy"' EXIT
     fi
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q $missing
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+        --no-install-recommends $missing
     if [ "$made_policy" = 1 ]; then
         rm -f "$policy"
         trap - EXIT

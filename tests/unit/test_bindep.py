@@ -72,3 +72,19 @@ class TestBindep(base.TestCase):
         bindep = bindep_packages()
         self.assertEqual([], [p for p in always if bindep[p]])
         self.assertEqual([], [p for p in tests - always if not bindep[p]])
+
+    def test_no_recommends(self):
+        # Recommends (qemu's GUI stack) would triple the install; what is
+        # needed is listed instead.
+        with open(SETUP_HOST) as f:
+            text = f.read().replace('\\\n', ' ')
+        installs = [line for line in text.splitlines()
+                    if re.search(r'apt-get\s.*\binstall\b', line)]
+        self.assertEqual(1, len(installs), installs)
+        self.assertIn('--no-install-recommends', installs[0])
+
+    def test_firmware_and_keyring_named(self):
+        # Without Recommends nothing else guarantees them.
+        always, _tests = setup_host_packages()
+        for pkg in ('seabios', 'ipxe-qemu', 'debian-archive-keyring'):
+            self.assertIn(pkg, always)

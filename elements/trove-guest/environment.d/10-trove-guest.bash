@@ -20,3 +20,12 @@ esac
 
 # Nobody watches the GRUB menu of a database instance; do not wait 5 s.
 export DIB_GRUB_TIMEOUT=${DIB_GRUB_TIMEOUT:-1}
+
+# Kernel package for Debian images instead of debian-minimal's
+# linux-image-$ARCH; empty keeps that. Debian 12's VM flavour
+# (linux-image-cloud-amd64: ~105 MiB unpacked against ~400 MiB of
+# modules) has no AHCI driver, so on a
+# q35 machine (Nova's SATA config drive) the guest never sees Trove's
+# injected config: opt in only for clouds on the pc machine type.
+# Ubuntu has DIB_UBUNTU_KERNEL for the same.
+export DIB_TROVE_GUEST_KERNEL=${DIB_TROVE_GUEST_KERNEL:-}
