@@ -38,6 +38,7 @@ from trove_image_builder.deploy import datastores
 from trove_image_builder.deploy import fetch
 from trove_image_builder.deploy import state as state_mod
 from trove_image_builder import errors
+from trove_image_builder import imagefile
 from trove_image_builder import load
 from trove_image_builder import manifest
 from trove_image_builder import register
@@ -106,8 +107,9 @@ def image_files(versions, req, conf, say, builder_version=None):
                                 'both')
     if req.image_file:
         path = os.path.abspath(req.image_file)
-        if not os.path.isfile(path):
-            raise errors.InputError('image not found: %s' % path)
+        # Refused here, before anything in the cloud is looked at.
+        imagefile.check_file(path, dict(req.load_flags).get('disk_format')
+                             or (manifest.read(path) or {}).get('format'))
         return {ver: (path, 'file') for ver in versions}
     if req.image_url:
         path, was_cached = fetch.fetch(req.image_url, req.download_dir, say)
