@@ -22,6 +22,7 @@ for builds) can write to.
 import fcntl
 import os
 import tempfile
+import time
 
 from trove_image_builder import errors
 
@@ -46,12 +47,18 @@ class Lock:
     """An exclusive flock on path.
 
     When another process holds it: busy(holder pid) is called; it raises
-    to give up, or returns to wait for the lock.
+    to give up, or returns to wait for the lock, at most wait_timeout
+    seconds (None: for ever) before timed_out(holder pid) raises.
     """
 
-    def __init__(self, path, busy):
+    POLL = 1.0
+
+    def __init__(self, path, busy, wait_timeout=None, timed_out=None):
         self.path = path
         self._busy = busy
+        self._wait_timeout = wait_timeout
+        self._timed_out = timed_out or refuse(
+            'gave up waiting for the lock %s' % path)
         self._fd = None
 
     def __enter__(self):
@@ -65,9 +72,8 @@ class Lock:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                holder = os.pread(fd, 32, 0).decode(errors='replace')
-                self._busy(holder.strip() or 'unknown')
-                fcntl.flock(fd, fcntl.LOCK_EX)
+                self._busy(self._holder(fd))
+                self._wait(fd)
         except BaseException:
             os.close(fd)
             raise
@@ -75,6 +81,28 @@ class Lock:
         os.pwrite(fd, b'%d\n' % os.getpid(), 0)
         self._fd = fd
         return self
+
+    @staticmethod
+    def _holder(fd):
+        return os.pread(fd, 32, 0).decode(errors='replace').strip() or \
+            'unknown'
+
+    def _wait(self, fd):
+        if self._wait_timeout is None:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            return
+        # flock has no timeout: poll, a second at a time.
+        deadline = time.monotonic() + self._wait_timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    self._timed_out(self._holder(fd))
+                    raise  # timed_out must raise
+                time.sleep(min(self.POLL, max(
+                    0.01, deadline - time.monotonic())))
 
     def __exit__(self, *exc):
         os.ftruncate(self._fd, 0)
@@ -111,7 +139,15 @@ class SharedCacheLock(Lock):
     on the tarball.
     """
 
-    def __init__(self, cache_dir, on_wait=None):
+    def __init__(self, cache_dir, on_wait=None, wait_timeout=None):
         super().__init__(
             os.path.join(cache_dir, '.trove-image-builder.lock'),
-            on_wait or (lambda holder: None))
+            on_wait or (lambda holder: None), wait_timeout,
+            lambda holder: self._give_up(cache_dir, holder, wait_timeout))
+
+    @staticmethod
+    def _give_up(cache_dir, holder, seconds):
+        raise errors.Busy('another build using %s (pid %s) still runs '
+                          'after %d seconds; gave up waiting ([build] '
+                          'cache_lock_timeout)' % (cache_dir, holder,
+                                                   seconds))

@@ -52,6 +52,27 @@ class TestSharedCacheLock(base.TestCase):
         self.assertEqual([str(holder.pid)], waited)
         self.assertGreater(elapsed, 0.5)
 
+    def test_wait_is_bounded(self):
+        holder = subprocess.Popen([
+            sys.executable, '-c',
+            'import sys, time\n'
+            'from trove_image_builder import lock\n'
+            'with lock.SharedCacheLock(sys.argv[1]):\n'
+            '    print("held", flush=True)\n'
+            '    time.sleep(30)\n', self.tmp],
+            stdout=subprocess.PIPE, text=True)
+        self.addCleanup(holder.wait)
+        self.addCleanup(holder.kill)
+        self.assertEqual('held', holder.stdout.readline().strip())
+        started = time.monotonic()
+        e = self.assertRaises(errors.Busy, lock.SharedCacheLock(
+            self.tmp, wait_timeout=0.3).__enter__)
+        self.assertLess(time.monotonic() - started, 5)
+        self.assertEqual('another build using %s (pid %d) still runs after '
+                         '0 seconds; gave up waiting ([build] '
+                         'cache_lock_timeout)' % (self.tmp, holder.pid),
+                         str(e))
+
 
 class TestLockFile(base.TestCase):
 

@@ -87,6 +87,8 @@ class Request(conf_mod.FromConf):
     extra_env: tuple = conf_mod.option('dib.extra_env')
     disk_image_create: str = conf_mod.option('dib.disk_image_create')
     stop_timeout: int = conf_mod.option('dib.stop_timeout')
+    timeout: int = conf_mod.option('dib.timeout')
+    cache_lock_timeout: int = conf_mod.option('build.cache_lock_timeout')
     container_archives: tuple = ()
     container_archive_dir: str = conf_mod.option(
         'container_images.archive_dir')
@@ -398,7 +400,8 @@ def execute(plan, force=False, progress=None, builder_version=None):
     with lock.TargetLock(req.output_dir, plan.name), \
             lock.SharedCacheLock(req.cache_dir, on_wait=lambda pid: say(
                 'waiting for another build using %s (pid %s)'
-                % (req.cache_dir, pid))):
+                % (req.cache_dir, pid)),
+                wait_timeout=req.cache_lock_timeout):
         if not force:
             # Another build may have finished while we waited.
             hit = cached_result(plan)
@@ -415,6 +418,7 @@ def execute(plan, force=False, progress=None, builder_version=None):
         try:
             plan.command.run(
                 plan.log_path, stop_timeout=req.stop_timeout,
+                timeout=req.timeout,
                 on_phase=lambda phase: say('[%4ds] %s' % (
                     time.monotonic() - started, phase)))
             if not os.path.isfile(plan.partial_image):

@@ -22,6 +22,7 @@ import re
 import shlex
 import signal
 import subprocess
+import threading
 
 from trove_image_builder import conf as conf_mod
 from trove_image_builder import errors
@@ -56,15 +57,23 @@ class Command:
                                              for a in self.argv])
 
     def run(self, log_path, on_phase=None,
-            stop_timeout=conf_mod.default('dib.stop_timeout')):
+            stop_timeout=conf_mod.default('dib.stop_timeout'),
+            timeout=conf_mod.default('dib.timeout')):
         """Run, streaming output to log_path; raise BuildFailed on error.
 
         SIGINT/SIGTERM stop DIB's whole process group (DIB runs its own
-        cleanup traps on SIGTERM) and raise Interrupted.
+        cleanup traps on SIGTERM) and raise Interrupted. A run longer
+        than timeout seconds is stopped the same way and fails.
         """
         tail = collections.deque(maxlen=TAIL_LINES)
         caught = []
         last_phase = [None]
+        expired = threading.Event()
+
+        def _expire():
+            if proc.poll() is None:
+                expired.set()
+                signals.to_group(proc, signal.SIGTERM)
 
         def _on_signal(signum, frame):
             caught.append(signum)
@@ -78,6 +87,11 @@ class Command:
                 self.argv, env=self.full_env(), stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                 start_new_session=True)
+            # Fires in a thread: DIB's output may stop, so the loop below
+            # cannot be the one to notice.
+            watchdog = threading.Timer(timeout, _expire)
+            watchdog.daemon = True
+            watchdog.start()
             with signals.handled(_on_signal):
                 try:
                     for raw in proc.stdout:
@@ -89,8 +103,10 @@ class Command:
                             last_phase[0] = phase
                             if on_phase and not caught:
                                 on_phase(phase)
-                    rc = _wait(proc, stop_timeout if caught else None)
+                    rc = _wait(proc, stop_timeout if caught or
+                               expired.is_set() else None)
                 finally:
+                    watchdog.cancel()
                     if proc.poll() is None:
                         signals.to_group(proc, signal.SIGTERM)
                         _wait(proc, stop_timeout)
@@ -98,6 +114,11 @@ class Command:
             raise errors.Interrupted(
                 'interrupted by %s; DIB stopped, see %s'
                 % (signal.Signals(caught[0]).name, log_path))
+        if expired.is_set():
+            raise errors.BuildFailed(
+                'disk-image-create ran longer than %d seconds ([dib] '
+                'timeout) and was stopped; log: %s' % (timeout, log_path),
+                log_path=log_path, tail=tail)
         if rc != 0:
             raise errors.BuildFailed(
                 'disk-image-create failed with exit code %d; log: %s'

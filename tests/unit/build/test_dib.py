@@ -84,6 +84,26 @@ class TestCommand(base.TestCase):
         self.assertEqual('line40', e.tail[-1])
         self.assertEqual(dib.TAIL_LINES, len(e.tail))
 
+    def test_timeout_stops_the_whole_run(self):
+        # Silent, with a child: the watchdog, not the output, ends it.
+        marker = os.path.join(self.tmp, 'child.pid')
+        script = self._script('sleep 300 & echo $! > %s\nwait\n' % marker)
+        log = os.path.join(self.tmp, 'build.log')
+        started = time.monotonic()
+        e = self.assertRaises(errors.BuildFailed,
+                              dib.Command(argv=(script,), env={}).run, log,
+                              stop_timeout=5, timeout=1)
+        self.assertLess(time.monotonic() - started, 5)
+        self.assertEqual('disk-image-create ran longer than 1 seconds '
+                         '([dib] timeout) and was stopped; log: %s' % log,
+                         str(e))
+        self.assertEqual(4, e.exit_code)
+        with open(marker) as f:
+            child = int(f.read())
+        time.sleep(0.2)
+        self.assertFalse(os.path.exists('/proc/%d' % child) and
+                         'sleep' in open('/proc/%d/cmdline' % child).read())
+
     def test_sigterm_stops_process_group(self):
         # A child that ignores nothing: it must be gone after the signal.
         marker = os.path.join(self.tmp, 'child.pid')
