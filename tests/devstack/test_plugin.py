@@ -26,6 +26,7 @@ from testtools import content
 import yaml
 
 from integration import minicloud
+from tests import skips
 from trove_image_builder.cloud import connection as cloud_mod
 from trove_image_builder.cloud import quota
 from trove_image_builder import manifest
@@ -137,6 +138,8 @@ class PluginTest(testtools.TestCase):
 
     def setUp(self):
         super().setUp()
+        # The plugin's image is a small qcow2 made with qemu-img.
+        skips.require_tools(self, 'qemu-img')
         self.useFixture(fixtures.Timeout(900, gentle=True))
         self.cloud = cloud()
         self.tmp = self.useFixture(fixtures.TempDir()).path

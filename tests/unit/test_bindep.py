@@ -72,3 +72,15 @@ class TestBindep(base.TestCase):
         bindep = bindep_packages()
         self.assertEqual([], [p for p in always if bindep[p]])
         self.assertEqual([], [p for p in tests - always if not bindep[p]])
+
+    def test_partmap_tests_get_their_tools(self):
+        # tests/functional/test_partmap.py's tools, by Debian package: a
+        # fresh `setup-host.sh --tests` must make none of them missing.
+        from tests.functional import test_partmap
+        packages = {'losetup': 'mount', 'mount': 'mount', 'umount': 'mount',
+                    'partx': 'util-linux', 'blockdev': 'util-linux',
+                    'fstrim': 'util-linux', 'parted': 'parted',
+                    'sgdisk': 'gdisk', 'mkfs.ext4': 'e2fsprogs'}
+        self.assertEqual(sorted(test_partmap.TOOLS), sorted(packages))
+        always, tests = setup_host_packages()
+        self.assertEqual([], sorted(set(packages.values()) - always - tests))
