@@ -121,14 +121,17 @@ def refuse(message):
 class TargetLock(Lock):
     """One build of an image at a time: a second one is refused."""
 
-    def __init__(self, directory, name):
+    def __init__(self, directory, name, busy=None):
         super().__init__(os.path.join(directory, '.%s.lock' % name),
                          self._refuse)
         self.name = name
+        # busy: the refusal, with %s for the holder's pid.
+        self._message = busy or (
+            'another build of %s is running (pid %%s)' % name)
 
     def _refuse(self, holder):
-        raise errors.Busy('another build of %s is running (pid %s); try '
-                          'again when it ends' % (self.name, holder))
+        raise errors.Busy('%s; try again when it ends'
+                          % (self._message % holder))
 
 
 class SharedCacheLock(Lock):

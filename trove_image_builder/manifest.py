@@ -79,6 +79,32 @@ def update(image_path, **fields):
     return write(image_path, data)
 
 
+def record_verification(image_path, record):
+    """Add a verify result to the manifest of the image it checked.
+
+    Only when the manifest still describes that image (the record's
+    sha256): else nothing is written and None is returned.
+    """
+    data = read(image_path)
+    if data is None or not record.get('sha256') or \
+            data.get('sha256') != record['sha256']:
+        return None
+    return update(image_path, verification=record)
+
+
+def verification(data):
+    """The verify result a manifest holds, if it is of this image.
+
+    A record without the image's sha256 (older, or written for an image
+    since rebuilt) is ignored: None.
+    """
+    record = (data or {}).get('verification')
+    if not isinstance(record, dict) or not data.get('sha256') or \
+            record.get('sha256') != data['sha256']:
+        return None
+    return record
+
+
 def parse_dpkg_manifest(text):
     """Package name -> version from DIB's dib-manifest-dpkg-* file.
 
