@@ -32,7 +32,12 @@ def path_for(image_path):
 
 
 def sha256_file(path):
-    digest = hashlib.sha256()
+    return hash_file(path, 'sha256')
+
+
+def hash_file(path, algorithm):
+    """Hex digest of path's content with a hashlib algorithm."""
+    digest = hashlib.new(algorithm)
     with open(path, 'rb') as f:
         while True:
             block = f.read(imagefile.CHUNK)
