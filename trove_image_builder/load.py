@@ -360,10 +360,15 @@ def run(req, connect, progress=None, say=None, builder_version=None,
     if registering and req.register_by == 'tags':
         pick = glance.newest_with_tags(image.tags)
         if pick and pick['id'] != stored['id']:
-            notes.append('tags %s pick the newer image %s (%s), not this '
-                         'one: register by id to use this one' % (
-                             ','.join(image.tags), pick['id'],
-                             pick.get('name')))
+            # Registering by these tags would make Trove boot the other
+            # image while this command reported success.
+            raise errors.Refused(
+                'image %s is in Glance, but the tags %s pick the newer '
+                'image %s (%s): Trove would boot that one; nothing was '
+                'registered. Give --register-by id to register this image, '
+                'or delete or untag image %s' % (
+                    stored['id'], ','.join(image.tags), pick['id'],
+                    pick.get('name'), pick['id']))
         elif previous_pick and previous_pick['id'] != stored['id']:
             notes.append('tags %s now pick image %s (was %s)' % (
                 ','.join(image.tags), stored['id'], previous_pick['id']))

@@ -486,11 +486,23 @@ class TestUpload(LoadTestBase):
                                self.run_load)
         self.assertEqual(0, len(self.mocker.request_history))
 
-    def test_newer_image_with_same_tags_is_noted(self):
+    def test_newer_image_with_same_tags_refuses(self):
         write_manifest(self.image)
         self.server.images['newer'] = {
             'id': 'newer', 'name': 'other', 'status': 'active',
             'tags': ['trove', 'mariadb', 'mariadb-10.11'],
             'created_at': '2027-01-01'}
-        result = self.run_load()
-        self.assertIn('pick the newer image newer', result.notes[-1])
+        exc = self.assertRaises(errors.Refused, self.run_load)
+        self.assertEqual(9, exc.exit_code)
+        self.assertEqual(
+            'image img-1 is in Glance, but the tags trove,mariadb,'
+            'mariadb-10.11 pick the newer image newer (other): Trove would '
+            'boot that one; nothing was registered. Give --register-by id '
+            'to register this image, or delete or untag image newer',
+            str(exc))
+        self.assertFalse(self.registrar.register.called)
+        # The way out works.
+        result = self.run_load(register_by='id')
+        self.assertEqual('img-1', self.registrar.register.call_args[0][0]
+                         .image_id)
+        self.assertEqual([], list(result.notes))
