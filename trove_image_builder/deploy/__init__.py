@@ -174,11 +174,16 @@ def run(req, conf, connect, say=None, connect_limits=None,
     change = None
     if req.glance_limit:
         new_bytes = _new_bytes(glance, [p for p, _s in files.values()])
+
+        def record(change):
+            # On file before Keystone changes: undeploy can undo it even
+            # if this process dies right after.
+            state.note_limit(change)
+            state.save()
         change = quota.ensure_room(
             image_api, conn.current_project_id, new_bytes,
-            lambda: (connect_limits or connect)().identity)
+            lambda: (connect_limits or connect)().identity, record)
         if change:
-            state.note_limit(change)
             say('raised Glance\'s %s %s from %d to %d MiB' % (
                 quota.RESOURCE, change.kind.replace('_', ' '), change.old,
                 change.new))

@@ -109,9 +109,13 @@ def _limit(state, identity_factory, say):
     if not record:
         return []
     change = quota.Change(record['kind'], record['id'], record['old'],
-                          record['new'])
+                          record['new'], record.get('project_id'))
     identity = identity_factory()
-    now = quota.current(identity, change)
+    if change.kind == 'project_limit' and not change.id:
+        # Deploy died between recording and learning the new limit's id.
+        found = quota.project_limit(identity, change.project_id)
+        change = dataclasses.replace(change, id=found and found['id'])
+    now = quota.current(identity, change) if change.id else None
     name = '%s %s' % (quota.RESOURCE, change.kind.replace('_', ' '))
     state.data.pop('glance_limit', None)
     if now is None:
@@ -120,6 +124,11 @@ def _limit(state, identity_factory, say):
         say('Glance\'s %s is %d MiB, not the %d deploy set: left alone'
             % (name, now, change.new))
         return [Removed('glance limit', name, 'kept')]
+    if change.kind == 'project_limit':
+        # The project had only the default: it gets only that back.
+        quota.remove_limit(identity, change)
+        return [Removed('glance limit', '%s of project %s' % (
+            name, change.project_id), 'removed')]
     quota.set_limit(identity, change, change.old)
     return [Removed('glance limit', '%s back to %d MiB' % (name, change.old),
                     'removed')]

@@ -195,11 +195,42 @@ class TestDeploy(DeployTestBase):
                            registrar='api', state_file=self.state_file),
             self.conf, lambda: self.conn, connect_limits=lambda: limits)
         need = 1000 + -(-os.path.getsize(self.image) // 2 ** 20)
-        self.assertEqual(need, result.limit_change.new)
-        self.assertEqual(need, keystone.registered['default_limit'])
+        self.assertEqual(quota.Change('project_limit', 'made', 1000, need,
+                                      self.conn.current_project_id),
+                         result.limit_change)
+        # The default every project shares is untouched.
+        self.assertEqual(1000, keystone.registered['default_limit'])
+        self.assertEqual(need, keystone.limits['made']['resource_limit'])
+        self.assertEqual(self.conn.current_project_id,
+                         keystone.limits['made']['project_id'])
         undeploy.run(self.state_file, lambda: self.conn,
                      registrar_kind='api', connect_limits=lambda: limits)
+        self.assertEqual({}, keystone.limits)
         self.assertEqual(1000, keystone.registered['default_limit'])
+
+    def test_quota_change_on_file_before_keystone_is_asked(self):
+        self.mocker.get(GLANCE + '/info/usage', json={'usage': {
+            quota.RESOURCE: {'usage': 1000, 'limit': 1000}}})
+        keystone = test_quota.FakeKeystone(registered=1000)
+        keystone.create_error = 500
+        limits = mock.Mock(identity=keystone)
+        self.assertRaises(errors.CloudError, deploy.run, deploy.Request(
+            datastores='mysql', image_file=self.image, registrar='api',
+            state_file=self.state_file), self.conf, lambda: self.conn,
+            connect_limits=lambda: limits)
+        record = state_mod.State.load(self.state_file).glance_limit
+        self.assertEqual(('project_limit', None, 1000,
+                          self.conn.current_project_id),
+                         (record['kind'], record['id'], record['old'],
+                          record['project_id']))
+        # Keystone made nothing: undeploy finds nothing to undo.
+        removed = undeploy.run(self.state_file, lambda: self.conn,
+                               registrar_kind='api',
+                               connect_limits=lambda: limits)
+        self.assertEqual([('glance limit', 'gone')],
+                         [(r.kind, r.action) for r in removed
+                          if r.kind == 'glance limit'])
+        self.assertFalse(os.path.exists(self.state_file))
 
     def test_quota_changed_since_is_left_alone(self):
         state = state_mod.State.load(self.state_file)
