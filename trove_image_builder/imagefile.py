@@ -27,6 +27,20 @@ from trove_image_builder import errors
 CHUNK = 4 * 1024 * 1024
 
 
+# Images, their manifests and logs: root and its group only. A build log
+# or manifest can name a private index or mirror; an image can hold what
+# the build put in it.
+FILE_MODE = 0o640
+
+
+def open_private(path, mode='w', **kwargs):
+    """open() for a file written FILE_MODE, even when it already exists."""
+    f = open(path, mode, opener=lambda p, flags: os.open(
+        p, flags | os.O_CLOEXEC, FILE_MODE), **kwargs)
+    os.fchmod(f.fileno(), FILE_MODE)
+    return f
+
+
 # Formats an image may have. Others (qed, vvfat, luks, dmg, ...) are not
 # Trove guest images and some of them can point at host files.
 FORMATS = ('raw', 'qcow2', 'vmdk', 'vpc', 'vhdx', 'vdi')

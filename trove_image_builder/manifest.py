@@ -66,7 +66,7 @@ def write(image_path, data):
     """Write atomically: a reader never sees half a manifest."""
     path = path_for(image_path)
     tmp = path + '.tmp'
-    with open(tmp, 'w', encoding='utf-8') as f:
+    with imagefile.open_private(tmp, 'w', encoding='utf-8') as f:
         json.dump(dict(data, schema=SCHEMA), f, indent=2, sort_keys=True)
         f.write('\n')
         f.flush()

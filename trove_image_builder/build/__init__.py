@@ -39,6 +39,7 @@ from trove_image_builder import errors
 from trove_image_builder import imagefile
 from trove_image_builder import lock
 from trove_image_builder import manifest
+from trove_image_builder import redact
 
 LOG = logging.getLogger(__name__)
 
@@ -49,7 +50,12 @@ _VOLATILE_ENV = {'PATH', 'TMP_DIR', 'DIB_IMAGE_CACHE', 'ELEMENTS_PATH',
                  'DIB_TROVE_GUEST_AGENT_CONSTRAINTS',
                  'DIB_TROVE_CONTAINER_ARCHIVES',
                  # Where packages are fetched from, not what they are.
-                 'DIB_TROVE_PIP_INDEX_URL', 'DIB_TROVE_PIP_CA_BUNDLE'}
+                 'DIB_TROVE_PIP_INDEX_URL', 'DIB_TROVE_PIP_CA_BUNDLE',
+                 'DIB_TROVE_PIP_INDEX_FILE'}
+# The file a package index URL with credentials is written to, in the
+# build's own TMP_DIR (removed with it): DIB's manifests element copies
+# every DIB_* variable into the image, so the URL never is one.
+PIP_INDEX_FILE = 'pip-index-url'
 _LAYOUT_ELEMENTS = {'mbr': 'block-device-mbr', 'gpt': 'block-device-gpt',
                     'efi': 'block-device-efi'}
 
@@ -105,6 +111,9 @@ class Plan:
     layout: str
     inputs_hash: str
     facts: dict
+    # (path, text) written 0600 when the build starts, removed with
+    # tmp_dir: what must reach DIB but not its environment.
+    secrets: tuple = ()
 
     @property
     def partial_base(self):
@@ -184,20 +193,25 @@ def _mirror_env(req, os_name):
     return env
 
 
-def _pip_env(req):
+def _pip_env(req, tmp_dir):
+    """(DIB variables, secrets) for the guest agent's pip."""
     index, ca_bundle = req.pip_index_url, req.pip_ca_bundle
     if req.pip_from_host:
         index = index or host.pip_index_url()
         ca_bundle = ca_bundle or host.pip_ca_bundle()
-    env = {}
-    if index:
+    env, secrets = {}, ()
+    if index and redact.url(index) != index:
+        path = os.path.join(tmp_dir, PIP_INDEX_FILE)
+        env['DIB_TROVE_PIP_INDEX_FILE'] = path
+        secrets = ((path, index),)
+    elif index:
         env['DIB_TROVE_PIP_INDEX_URL'] = index
     if ca_bundle:
         if not os.path.isfile(ca_bundle):
             raise errors.InputError('pip CA bundle not found: %s'
                                     % ca_bundle)
         env['DIB_TROVE_PIP_CA_BUNDLE'] = os.path.abspath(ca_bundle)
-    return env
+    return env, secrets
 
 
 def make_plan(req, has_vfat=None):
@@ -262,7 +276,8 @@ def make_plan(req, has_vfat=None):
         env['DIB_TROVE_GUEST_AGENT_SOURCE'] = agent['source']
     else:
         env['DIB_TROVE_GUEST_AGENT_VERSION'] = req.guest_agent_version
-    env.update(_pip_env(req))
+    pip_env, secrets = _pip_env(req, tmp_dir)
+    env.update(pip_env)
     if ver:
         env['DIB_TROVE_DATASTORE'] = ver.datastore
         env['DIB_TROVE_DATASTORE_VERSION'] = ver.name
@@ -318,7 +333,7 @@ def make_plan(req, has_vfat=None):
     return Plan(request=req, name=name, image_path=image_path,
                 log_path=os.path.join(output_dir, name + '.log'),
                 tmp_dir=tmp_dir, command=command, layout=layout,
-                inputs_hash=digest, facts=facts)
+                inputs_hash=digest, facts=facts, secrets=secrets)
 
 
 def file_fingerprint(path):
@@ -411,9 +426,11 @@ def execute(plan, force=False, progress=None, builder_version=None):
         _release_tmp(plan)
         _remove_partials(plan)
         os.makedirs(plan.tmp_dir)
+        for path, text in plan.secrets:
+            _write_private(path, text)
         started = time.monotonic()
         say('building %s; log: %s' % (plan.name, plan.log_path))
-        with open(plan.log_path, 'w'):
+        with imagefile.open_private(plan.log_path, 'w'):
             pass  # a fresh log per build
         try:
             plan.command.run(
@@ -443,6 +460,7 @@ def execute(plan, force=False, progress=None, builder_version=None):
                 log=plan.log_path)
             with open(plan.partial_image, 'rb') as f:
                 os.fsync(f.fileno())
+                os.fchmod(f.fileno(), imagefile.FILE_MODE)
             os.replace(plan.partial_image, plan.image_path)
             data['fingerprint'] = settled_fingerprint(plan.image_path)
             manifest_path = manifest.write(plan.image_path, data)
@@ -451,6 +469,14 @@ def execute(plan, force=False, progress=None, builder_version=None):
             raise
         _cleanup(plan)
     return Result(plan.image_path, manifest_path, data, cached=False)
+
+
+def _write_private(path, text):
+    """A new file only root reads (tmp_dir is fresh: nothing to follow)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW,
+                 0o600)
+    with os.fdopen(fd, 'w') as f:
+        f.write(text)
 
 
 def _cleanup(plan, quiet=False):

@@ -71,7 +71,7 @@ def _download(url, partial, say, verify, timeout):
                 raise errors.InputError('downloading %s: HTTP %d'
                                         % (shown, resp.status_code))
             total = int(resp.headers.get('Content-Length') or 0)
-            with open(partial, 'wb') as f:
+            with imagefile.open_private(partial, 'wb') as f:
                 for block in resp.iter_content(imagefile.CHUNK):
                     f.write(block)
                     digest.update(block)

@@ -43,6 +43,8 @@ class TestFetch(base.TestCase):
                          (facts['format'], facts['size'],
                           facts['source_url'], facts['datastore']))
         self.assertEqual(manifest.sha256_file(path), facts['sha256'])
+        for written in (path, manifest.path_for(path)):
+            self.assertEqual(0o640, os.stat(written).st_mode & 0o777)
         again, was_cached = fetch.fetch(self.URL, self.dir)
         self.assertEqual((path, True), (again, was_cached))
         self.assertEqual(1, self.mocker.call_count)
