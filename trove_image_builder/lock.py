@@ -21,16 +21,29 @@ for builds) can write to.
 
 import fcntl
 import os
-import tempfile
 import time
 
 from trove_image_builder import errors
 
 
+def runtime_base():
+    """Where this user's private directories go; never a shared /tmp.
+
+    root: /run (root-only, cleared at boot); others: their
+    $XDG_RUNTIME_DIR (0700), else ~/.cache. A predictable name in /tmp
+    could be taken first by anyone.
+    """
+    if os.geteuid() == 0:
+        return '/run'
+    return os.environ.get('XDG_RUNTIME_DIR') or os.path.join(
+        os.path.expanduser('~'), '.cache')
+
+
 def private_dir(base=None):
-    """<tmp>/trove-image-builder-<uid>: created 0700, refused if foreign."""
-    path = os.path.join(base or tempfile.gettempdir(),
-                        'trove-image-builder-%d' % os.geteuid())
+    """<base>/trove-image-builder: created 0700, refused if foreign."""
+    base = base or runtime_base()
+    os.makedirs(base, mode=0o700, exist_ok=True)
+    path = os.path.join(base, 'trove-image-builder')
     try:
         os.mkdir(path, 0o700)
     except FileExistsError:
@@ -69,6 +82,11 @@ class Lock:
             raise errors.HostError('cannot open the lock %s: %s'
                                    % (self.path, exc.strerror))
         try:
+            if os.fstat(fd).st_uid != os.geteuid():
+                # Made by someone else in a directory they can write:
+                # theirs to hold for ever, so not a lock of ours.
+                raise errors.HostError('the lock %s belongs to another '
+                                       'user; remove it' % self.path)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:

@@ -14,6 +14,9 @@ import os
 import subprocess
 import sys
 import time
+from unittest import mock
+
+import fixtures
 
 from tests.unit import base
 from trove_image_builder import errors
@@ -82,6 +85,30 @@ class TestLockFile(base.TestCase):
         self.assertRaises(errors.HostError,
                           lock.TargetLock(self.tmp, 'img').__enter__)
         self.assertFalse(os.path.exists(target))
+
+    def test_a_lock_file_of_another_user_is_refused(self):
+        with lock.TargetLock(self.tmp, 'img'):
+            pass
+        with mock.patch('os.geteuid', return_value=os.geteuid() + 1):
+            e = self.assertRaises(errors.HostError,
+                                  lock.TargetLock(self.tmp, 'img').__enter__)
+        self.assertIn('belongs to another user', str(e))
+
+    def test_private_dirs_are_never_in_a_shared_tmp(self):
+        with mock.patch('os.geteuid', return_value=0):
+            self.assertEqual('/run', lock.runtime_base())
+        runtime = os.path.join(self.tmp, 'xdg')
+        self.useFixture(fixtures.EnvironmentVariable('XDG_RUNTIME_DIR',
+                                                     runtime))
+        with mock.patch('os.geteuid', return_value=1000):
+            self.assertEqual(runtime, lock.runtime_base())
+        self.useFixture(fixtures.EnvironmentVariable('XDG_RUNTIME_DIR'))
+        self.useFixture(fixtures.EnvironmentVariable('HOME', self.tmp))
+        with mock.patch('os.geteuid', return_value=1000):
+            self.assertEqual(os.path.join(self.tmp, '.cache'),
+                             lock.runtime_base())
+        self.assertEqual(os.path.join(self.tmp, 'xdg', 'trove-image-builder'),
+                         lock.private_dir(runtime))
 
     def test_private_dir_is_the_users_only(self):
         path = lock.private_dir(self.tmp)
