@@ -41,6 +41,23 @@ def open_private(path, mode='w', **kwargs):
     return f
 
 
+# qemu-img's names for formats Glance names otherwise.
+GLANCE_NAMES = {'vpc': 'vhd'}
+
+
+def glance_format(qemu_format):
+    """Glance's disk_format for a format qemu-img names."""
+    return GLANCE_NAMES.get(qemu_format, qemu_format)
+
+
+def qemu_format(name):
+    """qemu-img's name for a format given either way (vhd: vpc)."""
+    for qemu, glance in GLANCE_NAMES.items():
+        if name == glance:
+            return qemu
+    return name
+
+
 # Formats an image may have. Others (qed, vvfat, luks, dmg, ...) are not
 # Trove guest images and some of them can point at host files.
 FORMATS = ('raw', 'qcow2', 'vmdk', 'vpc', 'vhdx', 'vdi')

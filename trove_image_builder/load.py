@@ -99,7 +99,8 @@ def describe(req, builder_version=None):
     path = os.path.abspath(req.image_path)
     facts = manifest.read(path) or {}
     declared = req.disk_format or facts.get('format')
-    disk_format = imagefile.check_file(path, declared)
+    disk_format = imagefile.glance_format(imagefile.check_file(
+        path, imagefile.qemu_format(declared) if declared else None))
     size = os.path.getsize(path)
     if facts.get('size') is not None and facts['size'] != size:
         raise errors.InputError(

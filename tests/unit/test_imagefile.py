@@ -117,6 +117,21 @@ class TestCheckFile(HostileImages):
         self.assertEqual('qcow2', imagefile.check_file(path, 'qcow2'))
 
 
+class TestVhd(HostileImages):
+
+    def test_vhd_goes_to_glance_as_vhd(self):
+        path = os.path.join(self.tmp, 'disk.vhd')
+        qemu_img('create', '-q', '-f', 'vpc', path, '1M')
+        for declared in (None, 'vhd', 'vpc'):
+            image = load.describe(load.Request(path, disk_format=declared,
+                                               register=False))
+            self.assertEqual('vhd', image.disk_format, declared)
+        self.assertRaisesRegex(errors.InputError, 'is vpc, .* says qcow2',
+                               load.describe, load.Request(
+                                   path, disk_format='qcow2',
+                                   register=False))
+
+
 class TestLimits(base.TestCase):
     """qemu-img runs capped in time, memory and CPU (a stand-in shows)."""
 
