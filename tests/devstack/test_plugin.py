@@ -373,6 +373,8 @@ class PluginTest(testtools.TestCase):
             'TROVE_DATASTORES': 'postgresql:16',
             'TROVE_NON_DEV_IMAGE_URL': 'http://127.0.0.1:%d/trove-guest.'
                                        'qcow2' % server.port,
+            # Plain http is refused otherwise.
+            'TROVE_IMAGE_BUILDER_INSECURE': 'True',
             'TROVE_IMAGE_BUILDER_DOWNLOAD_DIR': downloads,
             'TROVE_IMAGE_BUILDER_CREATE_FLAVORS': 'False',
         }

@@ -53,6 +53,8 @@ class Request:
     datastores: str
     image_file: str = None
     image_url: str = None
+    image_checksum: str = None  # "ALGO:HEX" of the image at image_url
+    insecure: bool = False  # no TLS verification; plain http allowed
     download_dir: str = DOWNLOAD_DIR
     registrar: str = register.AUTO
     activate: bool = True
@@ -112,7 +114,9 @@ def image_files(versions, req, conf, say, builder_version=None):
                              or (manifest.read(path) or {}).get('format'))
         return {ver: (path, 'file') for ver in versions}
     if req.image_url:
-        path, was_cached = fetch.fetch(req.image_url, req.download_dir, say)
+        path, was_cached = fetch.fetch(
+            req.image_url, req.download_dir, say, verify=not req.insecure,
+            checksum=req.image_checksum)
         source = 'cached download' if was_cached else 'download'
         return {ver: (path, source) for ver in versions}
     return _build_all(versions, req, conf, say, builder_version)

@@ -299,9 +299,11 @@ class TestDeploySources(DeployTestBase):
             fetch, 'fetch', return_value=(self.image, True))).mock
         result = self.deploy(image_file=None,
                              image_url='https://x.test/g.qcow2',
+                             image_checksum='sha256:ab', insecure=True,
                              download_dir='/dl', datastores='mysql mariadb')
         fetched.assert_called_once_with('https://x.test/g.qcow2', '/dl',
-                                        self.lines.append)
+                                        self.lines.append, verify=False,
+                                        checksum='sha256:ab')
         self.assertEqual(['cached download'] * 2,
                          [r.source for r in result.rows])
 
@@ -366,6 +368,19 @@ class TestCli(base.TestCase):
                            'default': 'yes (already)',
                            'registrar': 'manage'}], json.loads(out))
         self.assertIn('note: hello', err)
+        self.assertEqual((None, False), (req.image_checksum, req.insecure))
+
+    def test_deploy_image_url_flags(self):
+        run = self.useFixture(fixtures.MockPatchObject(
+            deploy, 'run', return_value=deploy.Result(
+                rows=(), registrar='api', flavors=()))).mock
+        rc, _out, err = self.run_cli(
+            'deploy', '--image-url', 'http://i.test/g.qcow2',
+            '--image-checksum', 'sha256:ab', '--insecure')
+        self.assertEqual(0, rc, err)
+        req = run.call_args[0][0]
+        self.assertEqual(('http://i.test/g.qcow2', 'sha256:ab', True),
+                         (req.image_url, req.image_checksum, req.insecure))
 
     def test_deploy_defaults(self):
         run = self.useFixture(fixtures.MockPatchObject(
