@@ -206,9 +206,20 @@ def run(req, conf, connect, say=None, connect_limits=None,
                        name=image.get('name'))
             outcome = result.registration
             key = state_mod.version_key(ver.datastore, ver.name)
-            state.note('versions', key,
-                       outcome.action == 'created', id=outcome.version.id,
-                       datastore=ver.datastore, name=ver.name)
+            facts = dict(id=outcome.version.id, datastore=ver.datastore,
+                         name=ver.name)
+            prev = outcome.previous
+            if outcome.action == 'updated' and prev and 'previous' not in \
+                    state.data['versions'].get(key, {}):
+                # What Trove had before the first deploy changed it, for
+                # undeploy to put back (the version itself is not ours).
+                facts['previous'] = {
+                    'version_number': prev.version_number,
+                    'manager': prev.manager, 'image_id': prev.image_id,
+                    'image_tags': list(prev.image_tags),
+                    'active': prev.active}
+            state.note('versions', key, outcome.action == 'created',
+                       **facts)
             notes += ['%s %s: %s' % (ver.datastore, ver.name, n)
                       for n in result.notes]
 

@@ -35,7 +35,7 @@ from trove_image_builder import register
 class Removed:
     kind: str
     name: str
-    action: str  # removed | gone | kept
+    action: str  # removed | gone | kept | restored
 
 
 def _trove(func, *args):
@@ -73,6 +73,23 @@ def _registrations(state, registrar, say):
                                                     name)
         state.forget('datastores', name)
         out.append(Removed('datastore', name, action))
+    return out
+
+
+def _restored(state, registrar):
+    """Versions deploy only updated get their earlier image back."""
+    out = []
+    for key, facts in list(state.data['versions'].items()):
+        prev = facts.get('previous')
+        if facts.get('made') or not prev:
+            continue
+        registrar.register(register.Wanted(
+            datastore=facts['datastore'], name=facts['name'],
+            version_number=prev['version_number'], manager=prev['manager'],
+            image_id=prev['image_id'] or '',
+            image_tags=tuple(prev['image_tags']), active=prev['active']))
+        state.forget('versions', key)
+        out.append(Removed('version', key, 'restored'))
     return out
 
 
@@ -154,6 +171,7 @@ def run(state_file, conn_factory, registrar_kind=register.AUTO,
     out = []
     try:
         # Versions first: Trove must not point at a deleted image.
+        out += _restored(state, registrar)
         out += _registrations(state, registrar, say)
         out += _images(state, glance)
         out += _flavors(state, conn, say)

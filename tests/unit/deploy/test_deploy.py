@@ -163,6 +163,26 @@ class TestDeploy(DeployTestBase):
                                    self.reg.versions('mysql')])
         self.assertIn('did not make', self.lines[-1])
 
+    def test_a_version_only_updated_gets_its_image_back(self):
+        self.reg.register(test_register.wanted(
+            datastore='mysql', name='8.4', version_number='8.4.4',
+            manager='mysql', image_id='their-image', image_tags=()))
+        result = self.deploy(datastores='mysql:8.4')
+        self.assertEqual('updated', result.rows[0].load.registration.action)
+        # A second deploy must not lose what was there before the first.
+        self.deploy(datastores='mysql:8.4')
+        removed = undeploy.run(self.state_file, lambda: self.conn,
+                               registrar_kind='api', say=self.lines.append)
+        self.assertEqual([('version', 'mysql/8.4', 'restored')],
+                         [(r.kind, r.name, r.action) for r in removed
+                          if r.kind == 'version'])
+        version = self.reg.version('mysql', '8.4')
+        self.assertEqual(('their-image', (), '8.4.4', 'mysql', True),
+                         (version.image_id, version.image_tags,
+                          version.version_number, version.manager,
+                          version.active))
+        self.assertFalse(os.path.exists(self.state_file))
+
     def test_manage_registrar_leaves_registrations(self):
         self.deploy(datastores='mysql')
         self.reg.name = 'manage'
