@@ -7,7 +7,8 @@
 #   tools/setup-host.sh [--tests]
 #
 # --tests also installs what the test suite needs (tox, MariaDB, busybox,
-# RabbitMQ for the conformance check).
+# RabbitMQ for the conformance check, parted for the partition mapper's
+# tests): in CI a test that misses a tool fails (TIB_NO_SKIP).
 # TIB_VENV (default /opt/trove-image-builder/venv) picks the venv.
 set -eu -o pipefail
 
@@ -17,7 +18,7 @@ WITH_TESTS=0
 case "${1:-}" in
     --tests) WITH_TESTS=1 ;;
     "") ;;
-    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
     *) echo "setup-host.sh: unknown option $1" >&2; exit 2 ;;
 esac
 
@@ -36,14 +37,15 @@ fi
 # socat carries the conformance check's broker into the guest.
 PACKAGES="python3 python3-venv python3-dev sudo git curl qemu-utils \
 debootstrap debian-archive-keyring kpartx squashfs-tools dosfstools gdisk \
-e2fsprogs util-linux fdisk procps xz-utils ca-certificates \
+e2fsprogs util-linux fdisk mount procps xz-utils ca-certificates \
 qemu-system-x86 seabios ipxe-qemu genisoimage socat"
 if [ "$WITH_TESTS" = 1 ]; then
     # MariaDB for the small test cloud, busybox for test containers,
     # RabbitMQ for `verify --conformance`, Debian's packaging tools for
     # the .deb (tox -e package; dpkg-buildpackage insists on
-    # build-essential, only a Recommends of dpkg-dev).
-    PACKAGES="$PACKAGES mariadb-server busybox-static rabbitmq-server"
+    # build-essential, only a Recommends of dpkg-dev), parted for the
+    # partition mapper's tests (tests/functional/test_partmap.py).
+    PACKAGES="$PACKAGES mariadb-server busybox-static rabbitmq-server parted"
     PACKAGES="$PACKAGES dpkg-dev build-essential debhelper dh-virtualenv"
     PACKAGES="$PACKAGES python3-pbr"
 fi

@@ -14,7 +14,8 @@
 
 What the image is comes from the manifest beside it (flags may supply or
 override it for an image built elsewhere). The upload is idempotent: an
-active image of this project with the same sha256 property is reused.
+active image of the target project with the same size and Glance hash
+(os_hash_value) as the file is reused.
 A failed upload leaves nothing in Glance; a failed registration leaves
 the image in Glance, so the next run only registers.
 """
@@ -52,6 +53,7 @@ class Request(conf_mod.FromConf):
     container_format: str = conf_mod.option('cloud.container_format')
     hash_algorithm: str = conf_mod.option('cloud.hash_algorithm')
     cleanup_timeout: int = conf_mod.option('cloud.cleanup_timeout')
+    leftover_age: int = conf_mod.option('cloud.leftover_age')
     register: bool = True
     registrar: str = conf_mod.option('trove.registrar')
     register_by: str = conf_mod.option('trove.register_by')
@@ -98,7 +100,8 @@ def describe(req, builder_version=None):
     path = os.path.abspath(req.image_path)
     facts = manifest.read(path) or {}
     declared = req.disk_format or facts.get('format')
-    disk_format = imagefile.check_file(path, declared)
+    disk_format = imagefile.glance_format(imagefile.check_file(
+        path, imagefile.qemu_format(declared) if declared else None))
     size = os.path.getsize(path)
     if facts.get('size') is not None and facts['size'] != size:
         raise errors.InputError(
@@ -169,22 +172,75 @@ def _rules(req, path, facts, manager, own):
             facts.get('validation_rules') if own else None)
 
 
-def _remove_leftovers(glance, sha256, say):
-    """The active image with this sha256, if any.
+def _reusable(glance, image, req, say):
+    """The active image of the target project that is this very file.
 
-    Unfinished ones (leftovers of interrupted loads) are deleted on the
-    way.
+    A Glance image is only taken for the file when its owner is the
+    target project and its size and os_hash_value (Glance's own hash,
+    in Glance's algorithm) are the file's: anyone in the project can set
+    the sha256 property. Unfinished images (leftovers of interrupted
+    loads) are deleted on the way when they are ours and stale.
     """
+    hashes = {'sha256': image.sha256}
+
+    def local(algo):
+        if algo not in hashes:
+            hashes[algo] = manifest.hash_file(image.path, algo)
+        return hashes[algo]
+
     active = []
-    for found in glance.by_sha256(sha256):
-        if found.get('status') == 'active':
-            active.append(found)
-        elif found.get('status') in glance_mod.UNFINISHED:
-            glance.delete(found['id'])
-            say('deleted image %s (%s), left by an interrupted load'
-                % (found['id'], found['status']))
+    for found in glance.by_sha256(image.sha256):
+        status = found.get('status')
+        if status == 'active':
+            differs = _differs(found, image, local)
+            if differs:
+                say('image %s carries the sha256 of %s but %s: not reused'
+                    % (found['id'], image.path, differs))
+            else:
+                active.append(found)
+        elif status in glance_mod.UNFINISHED:
+            if _ours_and_stale(found, req.leftover_age):
+                glance.delete(found['id'])
+                say('deleted image %s (%s), left by an interrupted load'
+                    % (found['id'], found['status']))
+            else:
+                say('image %s (%s) is not ours to delete, or another '
+                    'host may still be uploading it: left alone'
+                    % (found['id'], status))
     active.sort(key=lambda i: i.get('created_at') or '', reverse=True)
     return active[0] if active else None
+
+
+def _differs(found, image, local):
+    """Why found is not image's file, or None when it is."""
+    if found.get('size') != image.size:
+        return 'its size is %s, the file has %d' % (found.get('size'),
+                                                    image.size)
+    algo, value = found.get('os_hash_algo'), found.get('os_hash_value')
+    if not algo or not value:
+        return 'Glance recorded no hash of it'
+    try:
+        mine = local(algo)
+    except ValueError:
+        return 'Glance hashes with %s, unknown here' % algo
+    if value != mine:
+        return 'its %s differs from the file\'s' % algo
+    return None
+
+
+def _ours_and_stale(found, max_age):
+    """A half-done upload this tool made that no load is still writing.
+
+    One made from this host is stale at once (the load lock is ours);
+    one from elsewhere once Glance has not touched it for max_age
+    seconds. Images made by hand are never deleted.
+    """
+    if not found.get(glance_mod.VERSION_PROPERTY):
+        return False
+    if found.get(glance_mod.UPLOADER_PROPERTY) == glance_mod.uploader_id():
+        return True
+    age = glance_mod.age_seconds(found)
+    return age is not None and age >= max_age
 
 
 def _verify(glance, image_id, image, body, hash_algorithm):
@@ -233,6 +289,7 @@ def upload(glance, image, req, progress=None):
     """
     properties = dict(image.properties)
     properties[glance_mod.SHA256_PROPERTY] = image.sha256
+    properties[glance_mod.UPLOADER_PROPERTY] = glance_mod.uploader_id()
     created = glance.create(image.name, image.disk_format,
                             req.container_format, req.visibility,
                             image.tags, properties)
@@ -304,7 +361,7 @@ def run(req, connect, progress=None, say=None, builder_version=None,
         previous_pick = None
         if registering and req.register_by == 'tags':
             previous_pick = glance.newest_with_tags(image.tags)
-        stored = _remove_leftovers(glance, image.sha256, say)
+        stored = _reusable(glance, image, req, say)
         seconds = None
         if stored:
             missing = [t for t in image.tags
@@ -312,8 +369,8 @@ def run(req, connect, progress=None, say=None, builder_version=None,
             glance.add_tags(stored['id'], missing)
             if missing:
                 stored = glance.get(stored['id']) or stored
-            say('image %s is already in Glance (same sha256): not '
-                'uploaded again' % stored['id'])
+            say('image %s is already in Glance (same size and %s): not '
+                'uploaded again' % (stored['id'], stored['os_hash_algo']))
         else:
             stored, seconds, upload_notes = upload(glance, image, req,
                                                    progress)
@@ -323,10 +380,15 @@ def run(req, connect, progress=None, say=None, builder_version=None,
     if registering and req.register_by == 'tags':
         pick = glance.newest_with_tags(image.tags)
         if pick and pick['id'] != stored['id']:
-            notes.append('tags %s pick the newer image %s (%s), not this '
-                         'one: register by id to use this one' % (
-                             ','.join(image.tags), pick['id'],
-                             pick.get('name')))
+            # Registering by these tags would make Trove boot the other
+            # image while this command reported success.
+            raise errors.Refused(
+                'image %s is in Glance, but the tags %s pick the newer '
+                'image %s (%s): Trove would boot that one; nothing was '
+                'registered. Give --register-by id to register this image, '
+                'or delete or untag image %s' % (
+                    stored['id'], ','.join(image.tags), pick['id'],
+                    pick.get('name'), pick['id']))
         elif previous_pick and previous_pick['id'] != stored['id']:
             notes.append('tags %s now pick image %s (was %s)' % (
                 ','.join(image.tags), stored['id'], previous_pick['id']))

@@ -21,15 +21,29 @@ for builds) can write to.
 
 import fcntl
 import os
-import tempfile
+import time
 
 from trove_image_builder import errors
 
 
+def runtime_base():
+    """Where this user's private directories go; never a shared /tmp.
+
+    root: /run (root-only, cleared at boot); others: their
+    $XDG_RUNTIME_DIR (0700), else ~/.cache. A predictable name in /tmp
+    could be taken first by anyone.
+    """
+    if os.geteuid() == 0:
+        return '/run'
+    return os.environ.get('XDG_RUNTIME_DIR') or os.path.join(
+        os.path.expanduser('~'), '.cache')
+
+
 def private_dir(base=None):
-    """<tmp>/trove-image-builder-<uid>: created 0700, refused if foreign."""
-    path = os.path.join(base or tempfile.gettempdir(),
-                        'trove-image-builder-%d' % os.geteuid())
+    """<base>/trove-image-builder: created 0700, refused if foreign."""
+    base = base or runtime_base()
+    os.makedirs(base, mode=0o700, exist_ok=True)
+    path = os.path.join(base, 'trove-image-builder')
     try:
         os.mkdir(path, 0o700)
     except FileExistsError:
@@ -46,12 +60,18 @@ class Lock:
     """An exclusive flock on path.
 
     When another process holds it: busy(holder pid) is called; it raises
-    to give up, or returns to wait for the lock.
+    to give up, or returns to wait for the lock, at most wait_timeout
+    seconds (None: for ever) before timed_out(holder pid) raises.
     """
 
-    def __init__(self, path, busy):
+    POLL = 1.0
+
+    def __init__(self, path, busy, wait_timeout=None, timed_out=None):
         self.path = path
         self._busy = busy
+        self._wait_timeout = wait_timeout
+        self._timed_out = timed_out or refuse(
+            'gave up waiting for the lock %s' % path)
         self._fd = None
 
     def __enter__(self):
@@ -62,12 +82,16 @@ class Lock:
             raise errors.HostError('cannot open the lock %s: %s'
                                    % (self.path, exc.strerror))
         try:
+            if os.fstat(fd).st_uid != os.geteuid():
+                # Made by someone else in a directory they can write:
+                # theirs to hold for ever, so not a lock of ours.
+                raise errors.HostError('the lock %s belongs to another '
+                                       'user; remove it' % self.path)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                holder = os.pread(fd, 32, 0).decode(errors='replace')
-                self._busy(holder.strip() or 'unknown')
-                fcntl.flock(fd, fcntl.LOCK_EX)
+                self._busy(self._holder(fd))
+                self._wait(fd)
         except BaseException:
             os.close(fd)
             raise
@@ -75,6 +99,28 @@ class Lock:
         os.pwrite(fd, b'%d\n' % os.getpid(), 0)
         self._fd = fd
         return self
+
+    @staticmethod
+    def _holder(fd):
+        return os.pread(fd, 32, 0).decode(errors='replace').strip() or \
+            'unknown'
+
+    def _wait(self, fd):
+        if self._wait_timeout is None:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            return
+        # flock has no timeout: poll, a second at a time.
+        deadline = time.monotonic() + self._wait_timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    self._timed_out(self._holder(fd))
+                    raise  # timed_out must raise
+                time.sleep(min(self.POLL, max(
+                    0.01, deadline - time.monotonic())))
 
     def __exit__(self, *exc):
         os.ftruncate(self._fd, 0)
@@ -93,14 +139,17 @@ def refuse(message):
 class TargetLock(Lock):
     """One build of an image at a time: a second one is refused."""
 
-    def __init__(self, directory, name):
+    def __init__(self, directory, name, busy=None):
         super().__init__(os.path.join(directory, '.%s.lock' % name),
                          self._refuse)
         self.name = name
+        # busy: the refusal, with %s for the holder's pid.
+        self._message = busy or (
+            'another build of %s is running (pid %%s)' % name)
 
     def _refuse(self, holder):
-        raise errors.Busy('another build of %s is running (pid %s); try '
-                          'again when it ends' % (self.name, holder))
+        raise errors.Busy('%s; try again when it ends'
+                          % (self._message % holder))
 
 
 class SharedCacheLock(Lock):
@@ -111,7 +160,15 @@ class SharedCacheLock(Lock):
     on the tarball.
     """
 
-    def __init__(self, cache_dir, on_wait=None):
+    def __init__(self, cache_dir, on_wait=None, wait_timeout=None):
         super().__init__(
             os.path.join(cache_dir, '.trove-image-builder.lock'),
-            on_wait or (lambda holder: None))
+            on_wait or (lambda holder: None), wait_timeout,
+            lambda holder: self._give_up(cache_dir, holder, wait_timeout))
+
+    @staticmethod
+    def _give_up(cache_dir, holder, seconds):
+        raise errors.Busy('another build using %s (pid %s) still runs '
+                          'after %d seconds; gave up waiting ([build] '
+                          'cache_lock_timeout)' % (cache_dir, holder,
+                                                   seconds))

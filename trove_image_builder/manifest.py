@@ -32,7 +32,12 @@ def path_for(image_path):
 
 
 def sha256_file(path):
-    digest = hashlib.sha256()
+    return hash_file(path, 'sha256')
+
+
+def hash_file(path, algorithm):
+    """Hex digest of path's content with a hashlib algorithm."""
+    digest = hashlib.new(algorithm)
     with open(path, 'rb') as f:
         while True:
             block = f.read(imagefile.CHUNK)
@@ -61,7 +66,7 @@ def write(image_path, data):
     """Write atomically: a reader never sees half a manifest."""
     path = path_for(image_path)
     tmp = path + '.tmp'
-    with open(tmp, 'w', encoding='utf-8') as f:
+    with imagefile.open_private(tmp, 'w', encoding='utf-8') as f:
         json.dump(dict(data, schema=SCHEMA), f, indent=2, sort_keys=True)
         f.write('\n')
         f.flush()
@@ -77,6 +82,32 @@ def update(image_path, **fields):
         raise errors.InputError('no manifest beside %s' % image_path)
     data.update(fields)
     return write(image_path, data)
+
+
+def record_verification(image_path, record):
+    """Add a verify result to the manifest of the image it checked.
+
+    Only when the manifest still describes that image (the record's
+    sha256): else nothing is written and None is returned.
+    """
+    data = read(image_path)
+    if data is None or not record.get('sha256') or \
+            data.get('sha256') != record['sha256']:
+        return None
+    return update(image_path, verification=record)
+
+
+def verification(data):
+    """The verify result a manifest holds, if it is of this image.
+
+    A record without the image's sha256 (older, or written for an image
+    since rebuilt) is ignored: None.
+    """
+    record = (data or {}).get('verification')
+    if not isinstance(record, dict) or not data.get('sha256') or \
+            record.get('sha256') != data['sha256']:
+        return None
+    return record
 
 
 def parse_dpkg_manifest(text):

@@ -16,17 +16,26 @@ import urllib.parse
 
 
 def url(value):
-    """Mask the password in a URL-looking value; leave others alone."""
-    if '://' not in value or '@' not in value:
+    """Mask what authenticates in a URL-looking value; leave others alone.
+
+    The password of user:password; a user name alone (how package
+    indexes and Git hosts take tokens); every value of the query string
+    (signed and token URLs). The rest stays readable.
+    """
+    if '://' not in value:
         return value
     try:
         parts = urllib.parse.urlsplit(value)
+        has_password = parts.password is not None
     except ValueError:
         return value
-    if parts.password is None:
-        return value
-    netloc = '%s:***@%s' % (parts.username or '',
-                            parts.hostname or '')
-    if parts.port:
-        netloc += ':%d' % parts.port
-    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+    netloc = parts.netloc
+    if '@' in netloc:
+        userinfo, host = netloc.rsplit('@', 1)
+        userinfo = '%s:***' % parts.username if has_password else '***'
+        netloc = '%s@%s' % (userinfo, host)
+    query = '&'.join(
+        item.split('=', 1)[0] + '=***' if '=' in item else '***'
+        for item in parts.query.split('&')) if parts.query else ''
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc,
+                                                  query=query))

@@ -39,6 +39,7 @@ from testtools import content
 import yaml
 
 from integration import cloud_fixture
+from tests import skips
 from trove_image_builder.cloud import connection as cloud_mod
 from trove_image_builder.cloud import quota
 from trove_image_builder import manifest
@@ -135,6 +136,8 @@ class PluginTest(testtools.TestCase):
 
     def setUp(self):
         super().setUp()
+        # The plugin's image is a small qcow2 made with qemu-img.
+        skips.require_tools(self, 'qemu-img')
         self.useFixture(fixtures.Timeout(900, gentle=True))
         self.cloud = cloud()
         self.tmp = self.useFixture(fixtures.TempDir()).path
@@ -368,6 +371,8 @@ class PluginTest(testtools.TestCase):
             'TROVE_DATASTORES': 'postgresql:16',
             'TROVE_NON_DEV_IMAGE_URL': 'http://127.0.0.1:%d/trove-guest.'
                                        'qcow2' % server.port,
+            # Plain http is refused otherwise.
+            'TROVE_IMAGE_BUILDER_INSECURE': 'True',
             'TROVE_IMAGE_BUILDER_DOWNLOAD_DIR': downloads,
             'TROVE_IMAGE_BUILDER_CREATE_FLAVORS': 'False',
         }
@@ -438,7 +443,7 @@ class QuotaTest(testtools.TestCase):
                                  OS_CLIENT_CONFIG_FILE=self.clouds_yaml))
         return json.loads(res.stdout) if parse else None
 
-    def test_raise_and_restore_registered_then_project_limit(self):
+    def test_project_limit_created_then_raised_never_the_default(self):
         for old in self.cli('registered', 'limit', 'list'):
             if old['Resource Name'] == quota.RESOURCE:
                 self.cli('registered', 'limit', 'delete', old['ID'],
@@ -453,14 +458,18 @@ class QuotaTest(testtools.TestCase):
         project = self.cli('project', 'show', 'admin')['id']
 
         change = quota.raise_limit(conn.identity, project, 1500)
-        self.assertEqual(('registered_limit', reg['id'], 1000, 1500),
-                         (change.kind, change.id, change.old, change.new))
-        shown = self.cli('registered', 'limit', 'show', reg['id'])
-        self.assertEqual(1500, shown['default_limit'])
-        self.assertEqual(1500, quota.current(conn.identity, change))
-        quota.set_limit(conn.identity, change, change.old)
+        self.assertEqual(('project_limit', 1000, 1500, project),
+                         (change.kind, change.old, change.new,
+                          change.project_id))
+        # Only the project's: the default every project has is kept.
         shown = self.cli('registered', 'limit', 'show', reg['id'])
         self.assertEqual(1000, shown['default_limit'])
+        made = self.cli('limit', 'show', change.id)
+        self.assertEqual((1500, project), (made['resource_limit'],
+                                           made['project_id']))
+        self.assertEqual(1500, quota.current(conn.identity, change))
+        quota.remove_limit(conn.identity, change)
+        self.assertIsNone(quota.current(conn.identity, change))
 
         own = self.cli('limit', 'create', '--project', project,
                        '--service', 'glance', '--resource-limit', '500',

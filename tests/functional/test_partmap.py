@@ -23,6 +23,7 @@ import sys
 import tempfile
 import unittest
 
+from tests import skips
 from trove_image_builder.build import partmap
 
 TOOLS = ('losetup', 'partx', 'blockdev', 'parted', 'sgdisk', 'mkfs.ext4',
@@ -47,11 +48,13 @@ def run(*argv):
                           universal_newlines=True).stdout
 
 
-@unittest.skipIf(_skip_reason(), _skip_reason())
 class TestPartmapForReal(unittest.TestCase):
 
     def setUp(self):
         super().setUp()
+        reason = _skip_reason()
+        if reason:
+            skips.skip(self, reason)
         self.dir = tempfile.mkdtemp(prefix='partmap-func-')
         self.addCleanup(shutil.rmtree, self.dir)
         self.image = os.path.join(self.dir, 'disk.img')

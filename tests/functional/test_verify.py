@@ -49,7 +49,7 @@ class TestVerify(base.FunctionalTestCase):
     def setUp(self):
         super().setUp()
         if not os.path.exists('/usr/bin/qemu-system-x86_64'):
-            self.skipTest('qemu-system-x86 missing')
+            self.skip('qemu-system-x86 missing')
         self.ws = os.path.join(os.environ.get(
             'TIB_FUNCTIONAL_DIR', '/var/tmp/trove-image-builder-tests'),
             'verify')
@@ -77,8 +77,8 @@ class TestVerify(base.FunctionalTestCase):
     def _archives(self):
         found = archives.busybox_files()
         if not found:
-            self.skipTest('no static busybox: apt-get install '
-                          'busybox-static')
+            self.skip('no static busybox: apt-get install '
+                      'busybox-static')
         files, links = found
         docker = os.path.join(self.ws, 'busybox-docker.tar')
         oci = os.path.join(self.ws, 'busybox-oci.tar')

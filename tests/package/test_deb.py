@@ -29,6 +29,8 @@ import time
 
 import testtools
 
+from tests import skips
+
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
 CACHE = os.environ.get('TIB_DEB_TEST_CACHE',
@@ -153,13 +155,9 @@ class TestDebianPackage(testtools.TestCase):
 
     def setUp(self):
         super().setUp()
-        if os.geteuid() != 0:
-            self.skipTest('needs root (debootstrap, chroot, dpkg)')
-        for tool in ('debootstrap', 'dpkg-buildpackage', 'unshare'):
-            if not subprocess.run(['sh', '-c', 'command -v ' + tool],
-                                  capture_output=True).returncode == 0:
-                self.skipTest('%s missing: tools/setup-host.sh --tests'
-                              % tool)
+        skips.require_root(self, 'debootstrap, chroot, dpkg')
+        skips.require_tools(self, 'debootstrap', 'dpkg-buildpackage',
+                            'unshare')
         # Private (0700, unpredictable name) scratch on disk, not tmpfs.
         self.scratch = tempfile.mkdtemp(prefix='tib-deb-test.',
                                         dir='/var/tmp')

@@ -19,6 +19,7 @@ import textwrap
 import fixtures
 import testtools
 
+from tests import skips
 from trove_image_builder.cli import app
 from trove_image_builder import conf as conf_mod
 
@@ -26,6 +27,11 @@ from trove_image_builder import conf as conf_mod
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
 ELEMENTS = os.path.join(TOP, 'elements')
+
+
+# A unit test that needs a host tool (qemu-img, genisoimage) skips
+# without it, and fails instead in CI (tests/skips.py).
+require_tool = skips.require_tools
 
 
 def write(path, text, mode=None):

@@ -88,3 +88,15 @@ class TestBindep(base.TestCase):
         always, _tests = setup_host_packages()
         for pkg in ('seabios', 'ipxe-qemu', 'debian-archive-keyring'):
             self.assertIn(pkg, always)
+
+    def test_partmap_tests_get_their_tools(self):
+        # tests/functional/test_partmap.py's tools, by Debian package: a
+        # fresh `setup-host.sh --tests` must make none of them missing.
+        from tests.functional import test_partmap
+        packages = {'losetup': 'mount', 'mount': 'mount', 'umount': 'mount',
+                    'partx': 'util-linux', 'blockdev': 'util-linux',
+                    'fstrim': 'util-linux', 'parted': 'parted',
+                    'sgdisk': 'gdisk', 'mkfs.ext4': 'e2fsprogs'}
+        self.assertEqual(sorted(test_partmap.TOOLS), sorted(packages))
+        always, tests = setup_host_packages()
+        self.assertEqual([], sorted(set(packages.values()) - always - tests))

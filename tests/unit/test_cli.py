@@ -16,10 +16,13 @@ import os
 import sys
 from unittest import mock
 
+import fixtures
+
 from tests.unit import base
 from trove_image_builder import catalog
 from trove_image_builder.cli import app
 from trove_image_builder.cli import common
+from trove_image_builder.cli import host as host_cli
 
 
 class TestCli(base.TestCase):
@@ -87,9 +90,49 @@ class TestCli(base.TestCase):
     def test_missing_config_file(self):
         _out, err = self.capture()
         rc = app.main(['--config-file', '/nonexistent.conf', 'list'])
-        self.assertNotEqual(0, rc)
+        self.assertEqual(2, rc)
         self.assertIn('nonexistent.conf', err.getvalue())
         self.assertNotIn('Traceback', err.getvalue())
+
+    def test_malformed_config_file_exits_2(self):
+        rc, _out, err = self.main('[build\nfoo\n', 'list')
+        self.assertEqual(2, rc)
+        self.assertIn('configuration: Failed to parse', err)
+        self.assertNotIn('Traceback', err)
+
+    def test_bad_option_value_exits_2_before_any_work(self):
+        # verify's memory is only read once the image is checked: the
+        # value must fail first, whatever the command.
+        for command in (['list'], ['verify', '/nonexistent.img']):
+            rc, _out, err = self.main('[verify]\nmemory = lots\n',
+                                      *command)
+            self.assertEqual(2, rc, command)
+            self.assertIn('memory', err)
+            self.assertNotIn('nonexistent', err)
+
+    def test_unknown_cloud_exits_2(self):
+        clouds = base.write(os.path.join(self.tmp, 'clouds.yaml'), '''
+            clouds:
+              known:
+                auth: {auth_url: 'http://127.0.0.1:9/'}
+            ''')
+        self.useFixture(fixtures.EnvironmentVariable(
+            'OS_CLIENT_CONFIG_FILE', clouds))
+        rc, _out, err = self.main('', 'activate', '--os-cloud', 'nope',
+                                  'mariadb', '10.11')
+        self.assertEqual(2, rc)
+        self.assertIn('Cloud nope was not found', err)
+
+    def test_partition_mapper_refusal_exits_3(self):
+        prefix = os.path.join(self.tmp, 'prefix')
+        base.write(os.path.join(prefix, 'sbin', 'kpartx'), 'not ours')
+        self.useFixture(fixtures.MockPatchObject(
+            host_cli.host, 'require_root'))
+        self.useFixture(fixtures.MockPatchObject(
+            host_cli.partmap, 'host_has_device_mapper', return_value=False))
+        rc, _out, err = self.main('', 'host-setup', '--prefix', prefix)
+        self.assertEqual(3, rc)
+        self.assertIn('refusing to replace %s/sbin/kpartx' % prefix, err)
 
 
 class TestRealElementsDryRun(base.TestCase):

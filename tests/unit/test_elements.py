@@ -71,6 +71,16 @@ class TestElements(base.TestCase):
             self.assertIn('pipefail', text, path)
             self.assertIn('DIB_DEBUG_TRACE', text, path)
 
+    def test_guest_sshd_refuses_root_and_passwords(self):
+        path = os.path.join(base.ELEMENTS, 'trove-guest', 'static', 'etc',
+                            'ssh', 'sshd_config.d', '10-trove-guest.conf')
+        with open(path) as f:
+            settings = dict(line.split(None, 1) for line in f.read()
+                            .splitlines() if line and line[0] != '#')
+        self.assertEqual({'PasswordAuthentication': 'no',
+                          'KbdInteractiveAuthentication': 'no',
+                          'PermitRootLogin': 'no'}, settings)
+
     def test_datastore_files_valid(self):
         cat = catalog.Catalog.load(base.ELEMENTS)
         self.assertEqual({'mariadb', 'mysql', 'postgresql'},

@@ -10,6 +10,7 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
+import datetime
 import hashlib
 import json
 import os
@@ -395,14 +396,74 @@ class TestUpload(LoadTestBase):
         self.assertEqual(1, self.server.uploads)
         self.assertIn('hashing', self.lines[0])
 
-    def test_leftovers_are_deleted_before_upload(self):
+    def leftover(self, image_id, sha256, status='saving', **props):
+        self.server.images[image_id] = dict({
+            'id': image_id, 'status': status, 'tags': [], 'owner': 'proj',
+            'created_at': '2026-01-01T00:00:00Z',
+            glance_mod.SHA256_PROPERTY: sha256}, **props)
+
+    def test_leftovers_deleted_only_when_ours_and_stale(self):
         data = write_manifest(self.image)
-        self.server.images['old'] = {
-            'id': 'old', 'status': 'saving', 'tags': [],
-            'created_at': '2025', glance_mod.SHA256_PROPERTY: data['sha256']}
-        self.run_load()
-        self.assertEqual(['old'], self.server.deleted)
-        self.assertIn('left by an interrupted load', self.lines[0])
+        ours = {glance_mod.VERSION_PROPERTY: '9.9'}
+        now = datetime.datetime.now(datetime.timezone.utc)
+        fresh = (now - datetime.timedelta(minutes=5)).isoformat()
+        # This host's: no load of the file runs here (we hold the lock).
+        self.leftover('here', data['sha256'], **dict(
+            ours, updated_at=fresh, **{
+                glance_mod.UPLOADER_PROPERTY: glance_mod.uploader_id()}))
+        # Another host's: stale only when Glance has not touched it for
+        # [cloud] leftover_age.
+        elsewhere = dict(ours, **{glance_mod.UPLOADER_PROPERTY: 'other'})
+        self.leftover('old', data['sha256'], **elsewhere)
+        self.leftover('busy', data['sha256'], updated_at=fresh,
+                      **elsewhere)
+        # Made by hand, or another project's: never deleted.
+        self.leftover('by-hand', data['sha256'])
+        self.leftover('foreign', data['sha256'], owner='other-project',
+                      **ours)
+        result = self.run_load()
+        self.assertEqual(['here', 'old'], sorted(self.server.deleted))
+        self.assertTrue(result.uploaded)
+        self.assertIn('deleted image here (saving), left by an interrupted '
+                      'load', self.lines)
+        self.assertIn('image busy (saving) is not ours to delete, or '
+                      'another host may still be uploading it: left alone',
+                      self.lines)
+        self.assertFalse([line for line in self.lines if 'foreign' in line])
+
+    def test_reuse_needs_same_size_and_glance_hash(self):
+        data = write_manifest(self.image)
+        size = os.path.getsize(self.image)
+        with open(self.image, 'rb') as f:
+            sha512 = hashlib.sha512(f.read()).hexdigest()
+        active = {'status': 'active', 'os_hash_algo': 'sha512'}
+        # Anyone in the project can set the sha256 property.
+        self.leftover('tiny', data['sha256'], size=5,
+                      os_hash_value=sha512, **active)
+        self.leftover('forged', data['sha256'], size=size,
+                      os_hash_value='0' * 128, **active)
+        self.leftover('nohash', data['sha256'], size=size)
+        self.server.images['nohash']['status'] = 'active'
+        self.leftover('foreign', data['sha256'], size=size,
+                      os_hash_value=sha512, owner='other-project', **active)
+        result = self.run_load()
+        self.assertTrue(result.uploaded)
+        self.assertEqual('img-1', result.glance_image['id'])
+        self.assertEqual(
+            ['image forged carries the sha256 of %s but its sha512 differs '
+             'from the file\'s: not reused' % self.image,
+             'image nohash carries the sha256 of %s but Glance recorded no '
+             'hash of it: not reused' % self.image,
+             'image tiny carries the sha256 of %s but its size is 5, the '
+             'file has %d: not reused' % (self.image, size)],
+            sorted(line for line in self.lines if 'not reused' in line))
+        self.assertEqual([], self.server.deleted)
+        # The real one is: same size, same sha512, this project's.
+        again = self.run_load()
+        self.assertFalse(again.uploaded)
+        self.assertEqual('img-1', again.glance_image['id'])
+        self.assertIn('image img-1 is already in Glance (same size and '
+                      'sha512): not uploaded again', self.lines)
 
     def test_corrupt_file_deletes_image(self):
         write_manifest(self.image, sha256='0' * 64)
@@ -480,11 +541,23 @@ class TestUpload(LoadTestBase):
                                self.run_load)
         self.assertEqual(0, len(self.mocker.request_history))
 
-    def test_newer_image_with_same_tags_is_noted(self):
+    def test_newer_image_with_same_tags_refuses(self):
         write_manifest(self.image)
         self.server.images['newer'] = {
             'id': 'newer', 'name': 'other', 'status': 'active',
             'tags': ['trove', 'mariadb', 'mariadb-10.11'],
             'created_at': '2027-01-01'}
-        result = self.run_load()
-        self.assertIn('pick the newer image newer', result.notes[-1])
+        exc = self.assertRaises(errors.Refused, self.run_load)
+        self.assertEqual(9, exc.exit_code)
+        self.assertEqual(
+            'image img-1 is in Glance, but the tags trove,mariadb,'
+            'mariadb-10.11 pick the newer image newer (other): Trove would '
+            'boot that one; nothing was registered. Give --register-by id '
+            'to register this image, or delete or untag image newer',
+            str(exc))
+        self.assertFalse(self.registrar.register.called)
+        # The way out works.
+        result = self.run_load(register_by='id')
+        self.assertEqual('img-1', self.registrar.register.call_args[0][0]
+                         .image_id)
+        self.assertEqual([], list(result.notes))

@@ -14,6 +14,9 @@ import os
 import subprocess
 import sys
 import time
+from unittest import mock
+
+import fixtures
 
 from tests.unit import base
 from trove_image_builder import errors
@@ -52,6 +55,27 @@ class TestSharedCacheLock(base.TestCase):
         self.assertEqual([str(holder.pid)], waited)
         self.assertGreater(elapsed, 0.5)
 
+    def test_wait_is_bounded(self):
+        holder = subprocess.Popen([
+            sys.executable, '-c',
+            'import sys, time\n'
+            'from trove_image_builder import lock\n'
+            'with lock.SharedCacheLock(sys.argv[1]):\n'
+            '    print("held", flush=True)\n'
+            '    time.sleep(30)\n', self.tmp],
+            stdout=subprocess.PIPE, text=True)
+        self.addCleanup(holder.wait)
+        self.addCleanup(holder.kill)
+        self.assertEqual('held', holder.stdout.readline().strip())
+        started = time.monotonic()
+        e = self.assertRaises(errors.Busy, lock.SharedCacheLock(
+            self.tmp, wait_timeout=0.3).__enter__)
+        self.assertLess(time.monotonic() - started, 5)
+        self.assertEqual('another build using %s (pid %d) still runs after '
+                         '0 seconds; gave up waiting ([build] '
+                         'cache_lock_timeout)' % (self.tmp, holder.pid),
+                         str(e))
+
 
 class TestLockFile(base.TestCase):
 
@@ -61,6 +85,30 @@ class TestLockFile(base.TestCase):
         self.assertRaises(errors.HostError,
                           lock.TargetLock(self.tmp, 'img').__enter__)
         self.assertFalse(os.path.exists(target))
+
+    def test_a_lock_file_of_another_user_is_refused(self):
+        with lock.TargetLock(self.tmp, 'img'):
+            pass
+        with mock.patch('os.geteuid', return_value=os.geteuid() + 1):
+            e = self.assertRaises(errors.HostError,
+                                  lock.TargetLock(self.tmp, 'img').__enter__)
+        self.assertIn('belongs to another user', str(e))
+
+    def test_private_dirs_are_never_in_a_shared_tmp(self):
+        with mock.patch('os.geteuid', return_value=0):
+            self.assertEqual('/run', lock.runtime_base())
+        runtime = os.path.join(self.tmp, 'xdg')
+        self.useFixture(fixtures.EnvironmentVariable('XDG_RUNTIME_DIR',
+                                                     runtime))
+        with mock.patch('os.geteuid', return_value=1000):
+            self.assertEqual(runtime, lock.runtime_base())
+        self.useFixture(fixtures.EnvironmentVariable('XDG_RUNTIME_DIR'))
+        self.useFixture(fixtures.EnvironmentVariable('HOME', self.tmp))
+        with mock.patch('os.geteuid', return_value=1000):
+            self.assertEqual(os.path.join(self.tmp, '.cache'),
+                             lock.runtime_base())
+        self.assertEqual(os.path.join(self.tmp, 'xdg', 'trove-image-builder'),
+                         lock.private_dir(runtime))
 
     def test_private_dir_is_the_users_only(self):
         path = lock.private_dir(self.tmp)

@@ -29,6 +29,30 @@ class TestManifest(base.TestCase):
                           'schema': manifest.SCHEMA}, data)
         self.assertFalse(os.path.exists(path + '.tmp'))
 
+    def test_written_0640_even_over_an_older_file(self):
+        image = os.path.join(self.tmp, 'img.qcow2')
+        base.write(manifest.path_for(image), '{}', mode=0o666)
+        path = manifest.write(image, {'sha256': 'abc'})
+        self.assertEqual(0o640, os.stat(path).st_mode & 0o777)
+
+    def test_verification_of_another_image_is_ignored(self):
+        image = os.path.join(self.tmp, 'img.qcow2')
+        manifest.write(image, {'sha256': 'abc'})
+        self.assertIsNone(manifest.record_verification(
+            image, {'result': 'pass', 'sha256': 'old'}))
+        self.assertIsNone(manifest.record_verification(
+            image, {'result': 'pass'}))
+        self.assertNotIn('verification', manifest.read(image))
+        manifest.record_verification(image, {'result': 'pass',
+                                             'sha256': 'abc'})
+        self.assertEqual({'result': 'pass', 'sha256': 'abc'},
+                         manifest.verification(manifest.read(image)))
+        for stale in ({'result': 'pass'},
+                      {'result': 'pass', 'sha256': 'old'}):
+            self.assertIsNone(manifest.verification(
+                {'sha256': 'abc', 'verification': stale}))
+        self.assertIsNone(manifest.verification({'sha256': 'abc'}))
+
     def test_missing_and_broken(self):
         image = os.path.join(self.tmp, 'img.qcow2')
         self.assertIsNone(manifest.read(image))

@@ -21,3 +21,18 @@ class TestRedact(base.TestCase):
                          redact.url('https://u:pw@h:8080/p'))
         self.assertEqual('https://h/p', redact.url('https://h/p'))
         self.assertEqual('plain', redact.url('plain'))
+
+    def test_tokens(self):
+        # A token as the user name (pip indexes, Git hosts).
+        self.assertEqual('https://***@pypi.example/simple',
+                         redact.url('https://glpat-s3cret@pypi.example/'
+                                    'simple'))
+        self.assertEqual('https://__token__:***@h/simple',
+                         redact.url('https://__token__:s3cret@h/simple'))
+        # Signed and token URLs: every query value.
+        self.assertEqual(
+            'https://h/i.qcow2?temp_url_sig=***&temp_url_expires=***',
+            redact.url('https://h/i.qcow2?temp_url_sig=ab12&'
+                       'temp_url_expires=1700000000'))
+        self.assertEqual('https://h/p?***', redact.url('https://h/p?s3cret'))
+        self.assertEqual('https://h/p#frag', redact.url('https://h/p#frag'))

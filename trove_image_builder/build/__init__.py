@@ -39,6 +39,7 @@ from trove_image_builder import errors
 from trove_image_builder import imagefile
 from trove_image_builder import lock
 from trove_image_builder import manifest
+from trove_image_builder import redact
 from trove_image_builder import rules as rules_mod
 
 LOG = logging.getLogger(__name__)
@@ -51,7 +52,12 @@ _VOLATILE_ENV = {'PATH', 'TMP_DIR', 'DIB_IMAGE_CACHE', 'ELEMENTS_PATH',
                  'DIB_TROVE_CONTAINER_ARCHIVES',
                  'DIB_TROVE_VALIDATION_RULES_DIR',
                  # Where packages are fetched from, not what they are.
-                 'DIB_TROVE_PIP_INDEX_URL', 'DIB_TROVE_PIP_CA_BUNDLE'}
+                 'DIB_TROVE_PIP_INDEX_URL', 'DIB_TROVE_PIP_CA_BUNDLE',
+                 'DIB_TROVE_PIP_INDEX_FILE'}
+# The file a package index URL with credentials is written to, in the
+# build's own TMP_DIR (removed with it): DIB's manifests element copies
+# every DIB_* variable into the image, so the URL never is one.
+PIP_INDEX_FILE = 'pip-index-url'
 _LAYOUT_ELEMENTS = {'mbr': 'block-device-mbr', 'gpt': 'block-device-gpt',
                     'efi': 'block-device-efi'}
 
@@ -89,6 +95,8 @@ class Request(conf_mod.FromConf):
     extra_env: tuple = conf_mod.option('dib.extra_env')
     disk_image_create: str = conf_mod.option('dib.disk_image_create')
     stop_timeout: int = conf_mod.option('dib.stop_timeout')
+    timeout: int = conf_mod.option('dib.timeout')
+    cache_lock_timeout: int = conf_mod.option('build.cache_lock_timeout')
     container_archives: tuple = ()
     container_archive_dir: str = conf_mod.option(
         'container_images.archive_dir')
@@ -107,6 +115,9 @@ class Plan:
     facts: dict
     # Whose validation rules are kept beside the image.
     rules_managers: tuple = ()
+    # (path, text) written 0600 when the build starts, removed with
+    # tmp_dir: what must reach DIB but not its environment.
+    secrets: tuple = ()
 
     @property
     def partial_base(self):
@@ -190,20 +201,25 @@ def _mirror_env(req, os_name):
     return env
 
 
-def _pip_env(req):
+def _pip_env(req, tmp_dir):
+    """(DIB variables, secrets) for the guest agent's pip."""
     index, ca_bundle = req.pip_index_url, req.pip_ca_bundle
     if req.pip_from_host:
         index = index or host.pip_index_url()
         ca_bundle = ca_bundle or host.pip_ca_bundle()
-    env = {}
-    if index:
+    env, secrets = {}, ()
+    if index and redact.url(index) != index:
+        path = os.path.join(tmp_dir, PIP_INDEX_FILE)
+        env['DIB_TROVE_PIP_INDEX_FILE'] = path
+        secrets = ((path, index),)
+    elif index:
         env['DIB_TROVE_PIP_INDEX_URL'] = index
     if ca_bundle:
         if not os.path.isfile(ca_bundle):
             raise errors.InputError('pip CA bundle not found: %s'
                                     % ca_bundle)
         env['DIB_TROVE_PIP_CA_BUNDLE'] = os.path.abspath(ca_bundle)
-    return env
+    return env, secrets
 
 
 def make_plan(req, has_vfat=None):
@@ -268,7 +284,8 @@ def make_plan(req, has_vfat=None):
         env['DIB_TROVE_GUEST_AGENT_SOURCE'] = agent['source']
     else:
         env['DIB_TROVE_GUEST_AGENT_VERSION'] = req.guest_agent_version
-    env.update(_pip_env(req))
+    pip_env, secrets = _pip_env(req, tmp_dir)
+    env.update(pip_env)
     env['DIB_TROVE_VALIDATION_RULES_DIR'] = os.path.join(
         output_dir, '.%s.partial.rules' % name)
     if ver:
@@ -326,7 +343,7 @@ def make_plan(req, has_vfat=None):
     return Plan(request=req, name=name, image_path=image_path,
                 log_path=os.path.join(output_dir, name + '.log'),
                 tmp_dir=tmp_dir, command=command, layout=layout,
-                inputs_hash=digest, facts=facts,
+                inputs_hash=digest, facts=facts, secrets=secrets,
                 rules_managers=_rules_managers(cat, ver))
 
 
@@ -450,7 +467,8 @@ def execute(plan, force=False, progress=None, builder_version=None):
     with lock.TargetLock(req.output_dir, plan.name), \
             lock.SharedCacheLock(req.cache_dir, on_wait=lambda pid: say(
                 'waiting for another build using %s (pid %s)'
-                % (req.cache_dir, pid))):
+                % (req.cache_dir, pid)),
+                wait_timeout=req.cache_lock_timeout):
         if not force:
             # Another build may have finished while we waited.
             hit = cached_result(plan)
@@ -460,13 +478,16 @@ def execute(plan, force=False, progress=None, builder_version=None):
         _release_tmp(plan)
         _remove_partials(plan)
         os.makedirs(plan.tmp_dir)
+        for path, text in plan.secrets:
+            _write_private(path, text)
         started = time.monotonic()
         say('building %s; log: %s' % (plan.name, plan.log_path))
-        with open(plan.log_path, 'w'):
+        with imagefile.open_private(plan.log_path, 'w'):
             pass  # a fresh log per build
         try:
             plan.command.run(
                 plan.log_path, stop_timeout=req.stop_timeout,
+                timeout=req.timeout,
                 on_phase=lambda phase: say('[%4ds] %s' % (
                     time.monotonic() - started, phase)))
             if not os.path.isfile(plan.partial_image):
@@ -491,6 +512,7 @@ def execute(plan, force=False, progress=None, builder_version=None):
                 log=plan.log_path)
             with open(plan.partial_image, 'rb') as f:
                 os.fsync(f.fileno())
+                os.fchmod(f.fileno(), imagefile.FILE_MODE)
             os.replace(plan.partial_image, plan.image_path)
             data['fingerprint'] = settled_fingerprint(plan.image_path)
             data[rules_mod.MANIFEST_KEY] = keep_rules(plan, say)
@@ -500,6 +522,14 @@ def execute(plan, force=False, progress=None, builder_version=None):
             raise
         _cleanup(plan)
     return Result(plan.image_path, manifest_path, data, cached=False)
+
+
+def _write_private(path, text):
+    """A new file only root reads (tmp_dir is fresh: nothing to follow)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW,
+                 0o600)
+    with os.fdopen(fd, 'w') as f:
+        f.write(text)
 
 
 def _cleanup(plan, quiet=False):

@@ -22,6 +22,8 @@ import re
 import shlex
 import signal
 import subprocess
+import sys
+import threading
 
 from trove_image_builder import conf as conf_mod
 from trove_image_builder import errors
@@ -34,6 +36,33 @@ _PHASE = re.compile(r'Running hooks from \S*/([\w-]+)\.d\s*$'
                     r'|dib-run-parts Running \S*/([\w-]+)\.d/')
 _CONVERT = re.compile(r'Converting image using qemu-img convert')
 TAIL_LINES = 15
+
+# Runs beside DIB, in a session of its own, holding the read end of a
+# pipe whose write end only this tool holds. When this tool ends without
+# saying "done" (even by SIGKILL, which no handler sees), the read
+# returns and DIB's whole process group is stopped as on Ctrl-C: SIGTERM
+# (DIB's cleanup traps), then SIGKILL after the grace period.
+_WATCHDOG = '''
+import os, signal, sys, time
+group, grace = int(sys.argv[1]), float(sys.argv[2])
+if sys.stdin.buffer.read() == b'done':
+    sys.exit(0)
+
+
+def send(signum):
+    try:
+        os.killpg(group, signum)
+        return True
+    except ProcessLookupError:
+        return False
+
+
+deadline = time.monotonic() + grace
+if send(signal.SIGTERM):
+    while time.monotonic() < deadline and send(0):
+        time.sleep(0.2)
+    send(signal.SIGKILL)
+'''
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,15 +85,23 @@ class Command:
                                              for a in self.argv])
 
     def run(self, log_path, on_phase=None,
-            stop_timeout=conf_mod.default('dib.stop_timeout')):
+            stop_timeout=conf_mod.default('dib.stop_timeout'),
+            timeout=conf_mod.default('dib.timeout')):
         """Run, streaming output to log_path; raise BuildFailed on error.
 
         SIGINT/SIGTERM stop DIB's whole process group (DIB runs its own
-        cleanup traps on SIGTERM) and raise Interrupted.
+        cleanup traps on SIGTERM) and raise Interrupted. A run longer
+        than timeout seconds is stopped the same way and fails.
         """
         tail = collections.deque(maxlen=TAIL_LINES)
         caught = []
         last_phase = [None]
+        expired = threading.Event()
+
+        def _expire():
+            if proc.poll() is None:
+                expired.set()
+                signals.to_group(proc, signal.SIGTERM)
 
         def _on_signal(signum, frame):
             caught.append(signum)
@@ -78,6 +115,12 @@ class Command:
                 self.argv, env=self.full_env(), stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                 start_new_session=True)
+            watchdog_proc = _watch_over(proc, stop_timeout)
+            # Fires in a thread: DIB's output may stop, so the loop below
+            # cannot be the one to notice.
+            watchdog = threading.Timer(timeout, _expire)
+            watchdog.daemon = True
+            watchdog.start()
             with signals.handled(_on_signal):
                 try:
                     for raw in proc.stdout:
@@ -89,15 +132,23 @@ class Command:
                             last_phase[0] = phase
                             if on_phase and not caught:
                                 on_phase(phase)
-                    rc = _wait(proc, stop_timeout if caught else None)
+                    rc = _wait(proc, stop_timeout if caught or
+                               expired.is_set() else None)
                 finally:
+                    watchdog.cancel()
                     if proc.poll() is None:
                         signals.to_group(proc, signal.SIGTERM)
                         _wait(proc, stop_timeout)
+                    _release(watchdog_proc)
         if caught:
             raise errors.Interrupted(
                 'interrupted by %s; DIB stopped, see %s'
                 % (signal.Signals(caught[0]).name, log_path))
+        if expired.is_set():
+            raise errors.BuildFailed(
+                'disk-image-create ran longer than %d seconds ([dib] '
+                'timeout) and was stopped; log: %s' % (timeout, log_path),
+                log_path=log_path, tail=tail)
         if rc != 0:
             raise errors.BuildFailed(
                 'disk-image-create failed with exit code %d; log: %s'
@@ -111,6 +162,28 @@ def parse_phase(line):
     if _CONVERT.search(line):
         return 'convert'
     return None
+
+
+def _watch_over(proc, grace):
+    """Start the watchdog for proc's process group (see _WATCHDOG)."""
+    return subprocess.Popen(
+        [sys.executable, '-I', '-c', _WATCHDOG, str(proc.pid), str(grace)],
+        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL, start_new_session=True)
+
+
+def _release(watchdog_proc):
+    """DIB is done: the watchdog ends without touching anything."""
+    try:
+        watchdog_proc.stdin.write(b'done')
+        watchdog_proc.stdin.close()
+    except OSError:
+        pass
+    try:
+        watchdog_proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        watchdog_proc.kill()
+        watchdog_proc.wait()
 
 
 def _wait(proc, timeout):

@@ -21,6 +21,7 @@ identifies what is ours without touching anything else on the host.
 import json
 import logging
 import os
+import re
 import subprocess
 
 from trove_image_builder.build import partmap
@@ -28,16 +29,25 @@ from trove_image_builder.build import partmap
 LOG = logging.getLogger(__name__)
 
 
+_OCTAL = re.compile(rb'\\([0-7]{3})')
+
+
 def _unescape(field):
-    # /proc/self/mountinfo escapes blanks as octal (\040).
-    return field.encode().decode('unicode_escape')
+    """A mountinfo path field (bytes) as the path os functions take.
+
+    The kernel escapes blanks and backslashes as octal (\\040) and
+    writes every other byte as it is: non-ASCII names are raw bytes, in
+    whatever encoding they were made with.
+    """
+    return os.fsdecode(_OCTAL.sub(lambda m: bytes([int(m.group(1), 8)]),
+                                  field))
 
 
 def mounts_under(prefix, mountinfo='/proc/self/mountinfo'):
     """Mount points at or below prefix, deepest first."""
     prefix = os.path.realpath(prefix)
     found = []
-    with open(mountinfo, encoding='utf-8') as f:
+    with open(mountinfo, 'rb') as f:
         for line in f:
             point = _unescape(line.split()[4])
             if point == prefix or point.startswith(prefix + '/'):

@@ -55,13 +55,24 @@ class TroveImageBuilder(app.App):
             self.conf = conf_mod.make_conf(self.options.config_file,
                                            self.options.config_dir)
         except cfg.Error as exc:
-            raise errors.InputError('configuration: %s' % exc)
+            # cliff reports an error here and returns 1 whatever it is;
+            # run() turns it back into this one's code.
+            self._error = errors.InputError('configuration: %s' % exc)
+            raise self._error from None
+
+    def run(self, argv):
+        result = super().run(argv)
+        if result and isinstance(self._error, errors.Error):
+            return self._error.exit_code
+        return result
 
     def run_subcommand(self, argv):
         self._error = None
         result = super().run_subcommand(argv)
         if isinstance(self._error, errors.Error):
             return self._error.exit_code
+        if isinstance(self._error, cfg.Error):
+            return errors.InputError.exit_code
         return result
 
     def clean_up(self, cmd, result, err):

@@ -80,6 +80,9 @@ class Deploy(lister.Lister):
         source.add_argument('--image-url', metavar='URL',
                             help='Download a prebuilt image (once; kept '
                                  'by URL in --download-dir).')
+        parser.add_argument('--image-checksum', metavar='ALGO:HEX',
+                            help='Checksum the --image-url download must '
+                                 'have (e.g. sha256:...).')
         parser.add_argument('--download-dir', metavar='DIR',
                             default=deploy.DOWNLOAD_DIR)
         parser.add_argument('--state-file', metavar='FILE',
@@ -142,6 +145,7 @@ class Deploy(lister.Lister):
         req = deploy.Request(
             datastores=a.datastores or conf.build.datastore,
             image_file=a.image_file, image_url=a.image_url,
+            image_checksum=a.image_checksum, insecure=bool(a.insecure),
             download_dir=a.download_dir, registrar=a.registrar,
             activate=a.activate, flavors=_flavor_specs(a),
             glance_limit=a.glance_limit, state_file=a.state_file,

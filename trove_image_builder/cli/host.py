@@ -77,14 +77,19 @@ class HostSetup(command.Command):
     def take_action(self, parsed_args):
         host.require_root()
         out = self.app.stdout
-        if parsed_args.remove:
-            removed = partmap.uninstall(parsed_args.prefix)
-            out.write('removed the partition mapper\n' if removed
-                      else 'no partition mapper installed\n')
-            return
-        if partmap.host_has_device_mapper():
-            out.write('device-mapper present: nothing to install\n')
-            return
-        partmap.install(parsed_args.prefix)
+        try:
+            if parsed_args.remove:
+                removed = partmap.uninstall(parsed_args.prefix)
+                out.write('removed the partition mapper\n' if removed
+                          else 'no partition mapper installed\n')
+                return
+            if partmap.host_has_device_mapper():
+                out.write('device-mapper present: nothing to install\n')
+                return
+            partmap.install(parsed_args.prefix)
+        except partmap.PartmapError as exc:
+            # partmap is standalone (sudo runs it outside this venv), so
+            # its errors are not ours: a refusal here is a host problem.
+            raise errors.HostError('partition mapper: %s' % exc) from None
         out.write('installed the loop-device partition mapper as %s/sbin/'
                   'kpartx and dmsetup\n' % parsed_args.prefix)

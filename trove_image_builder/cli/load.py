@@ -136,7 +136,8 @@ class Load(show.ShowOne):
             'upload_seconds': round(seconds, 2) if seconds else None,
             'upload_mib_per_s': round(img.size / 2 ** 20 / seconds, 1)
             if seconds else None,
-            'size': img.size, 'sha256': img.sha256,
+            # Glance's: equal to the file's when reused or uploaded.
+            'size': stored.get('size'), 'sha256': img.sha256,
             'disk_format': img.disk_format,
             'tags': ','.join(sorted(stored.get('tags', []))),
             'visibility': stored.get('visibility'),

@@ -21,6 +21,7 @@ import dataclasses
 
 from keystoneauth1 import adapter
 import openstack
+from openstack import exceptions as sdk_exc
 
 from trove_image_builder.cloud import calls
 from trove_image_builder import conf as conf_mod
@@ -49,8 +50,14 @@ def connect(opts):
         kwargs['verify'] = False
     elif opts.cacert:
         kwargs['cacert'] = opts.cacert
-    conn = calls.call('Keystone', openstack.connect, cloud=opts.os_cloud,
-                      **kwargs)
+    try:
+        conn = openstack.connect(cloud=opts.os_cloud, **kwargs)
+    except sdk_exc.ConfigException as exc:
+        # An unknown cloud name or incomplete credentials: the user's
+        # input, not the cloud's answer.
+        raise errors.InputError('cloud configuration: %s' % exc) from None
+    except Exception as exc:
+        raise calls.translate(exc, 'Keystone') from None
     calls.call('Keystone', conn.authorize)
     return conn
 

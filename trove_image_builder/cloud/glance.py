@@ -18,7 +18,9 @@ the way out and never held in memory whole.
 """
 
 import concurrent.futures
+import datetime
 import hashlib
+import socket
 import time
 import urllib.parse
 
@@ -30,6 +32,9 @@ SHA256_PROPERTY = 'trove_image_builder_sha256'
 VERSION_PROPERTY = 'trove_image_builder_version'
 # trove_image_builder_verification / _conformance: pass or fail.
 CHECK_PROPERTY = 'trove_image_builder_%s'
+# Which host made the image (a hash of its machine id, nothing readable):
+# a half-done upload is this host's to clean up at once.
+UPLOADER_PROPERTY = 'trove_image_builder_uploader'
 # Images in these states never became usable: leftovers of an upload
 # that died, safe to delete.
 UNFINISHED = ('queued', 'saving', 'killed', 'uploading', 'importing')
@@ -101,11 +106,17 @@ class Glance:
         return images
 
     def by_sha256(self, sha256):
-        """This project's images carrying the sha256 property."""
-        filters = {SHA256_PROPERTY: sha256}
-        if self.project_id:
-            filters['owner'] = self.project_id
-        return self._list(**filters)
+        """This project's images carrying the sha256 property.
+
+        Without a project (an unscoped token) there are none: only an
+        image of the target project is ever reused or deleted.
+        """
+        if not self.project_id:
+            return []
+        found = self._list(**{SHA256_PROPERTY: sha256,
+                              'owner': self.project_id})
+        # The filter is Glance's; an image of another owner never counts.
+        return [i for i in found if i.get('owner') == self.project_id]
 
     def newest_with_tags(self, tags):
         """The image Trove picks for these tags, or None."""
@@ -151,6 +162,35 @@ class Glance:
                 if time.monotonic() >= deadline:
                     return False
             time.sleep(1)
+
+
+def uploader_id():
+    """This host, as UPLOADER_PROPERTY names it."""
+    for path in ('/etc/machine-id', '/var/lib/dbus/machine-id'):
+        try:
+            with open(path, 'rb') as f:
+                seed = f.read().strip()
+        except OSError:
+            continue
+        if seed:
+            break
+    else:
+        seed = socket.gethostname().encode()
+    return hashlib.sha256(b'trove-image-builder:' + seed).hexdigest()[:16]
+
+
+def age_seconds(image, now=None):
+    """Seconds since Glance last changed image; None if unknown."""
+    stamp = image.get('updated_at') or image.get('created_at')
+    try:
+        when = datetime.datetime.fromisoformat(
+            str(stamp).replace('Z', '+00:00'))
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=datetime.timezone.utc)
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    return (now - when).total_seconds()
 
 
 def _reason(resp):

@@ -15,11 +15,12 @@
 Glance enforces it through Keystone unified limits (devstack sets a
 1000 MiB default, less than three guest images). Glance reports usage
 and the effective limit at /v2/info/usage (empty when it enforces no
-quota); raising it means changing the project's own limit, or else the
-registered (default) limit, in Keystone, which takes a system-scoped
-admin (devstack's cloud "devstack-system-admin"). Only image_size_total
-counts here: images go up with a plain upload, not through the staging
-area that image_stage_total covers.
+quota); raising it means raising the project's own limit in Keystone,
+or creating one where only the registered (default) limit applies; the
+default, which every project shares, is never changed. That takes a
+system-scoped admin (devstack's cloud "devstack-system-admin"). Only
+image_size_total counts here: images go up with a plain upload, not
+through the staging area that image_stage_total covers.
 """
 
 import dataclasses
@@ -34,10 +35,14 @@ MIB = 2 ** 20
 
 @dataclasses.dataclass(frozen=True)
 class Change:
-    kind: str  # limit (the project's own) | registered_limit (default)
-    id: str
+    # limit: the project's own, raised; project_limit: created for the
+    # project (old is the default it had); registered_limit: the default
+    # itself (only in state files of older releases, to restore them).
+    kind: str
+    id: str  # None until Keystone has created a project_limit
     old: int  # MiB
     new: int  # MiB
+    project_id: str = None
 
 
 def _json(adapter, path, service, method='GET', ok=(200,), body=None):
@@ -70,31 +75,67 @@ def _glance_service_id(identity):
     return services[0]['id']
 
 
-def raise_limit(identity, project_id, new_mib):
-    """Set the limit that applies to project_id to new_mib; a Change."""
+def _limit_query(identity, project_id):
     service = _glance_service_id(identity)
-    query = 'service_id=%s&resource_name=%s' % (service, RESOURCE)
-    own = _json(identity, '/limits?%s&project_id=%s' % (query, project_id),
+    return service, 'service_id=%s&resource_name=%s&project_id=%s' % (
+        service, RESOURCE, project_id)
+
+
+def project_limit(identity, project_id):
+    """The project's own image_size_total limit, or None."""
+    _service, query = _limit_query(identity, project_id)
+    own = _json(identity, '/limits?%s' % query, 'Keystone').get('limits')
+    return own[0] if own else None
+
+
+def raise_limit(identity, project_id, new_mib, record=None):
+    """Give project_id (only) a limit of new_mib; a Change.
+
+    record(change) is called before Keystone is changed (and again once
+    a created limit has its id), so the change is on file whatever
+    fails next.
+    """
+    record = record or (lambda change: None)
+    service, query = _limit_query(identity, project_id)
+    own = _json(identity, '/limits?%s' % query,
                 'Keystone').get('limits') or []
     if own:
         change = Change('limit', own[0]['id'], own[0]['resource_limit'],
-                        new_mib)
-    else:
-        registered = _json(identity, '/registered_limits?%s' % query,
-                           'Keystone').get('registered_limits') or []
-        if not registered:
-            raise errors.CloudError('Glance enforces %s but Keystone has '
-                                    'no limit for it' % RESOURCE)
-        change = Change('registered_limit', registered[0]['id'],
-                        registered[0]['default_limit'], new_mib)
-    set_limit(identity, change)
+                        new_mib, project_id)
+        record(change)
+        set_limit(identity, change)
+        return change
+    registered = _json(identity, '/registered_limits?service_id=%s&'
+                       'resource_name=%s' % (service, RESOURCE),
+                       'Keystone').get('registered_limits') or []
+    if not registered:
+        raise errors.CloudError('Glance enforces %s but Keystone has '
+                                'no limit for it' % RESOURCE)
+    change = Change('project_limit', None,
+                    registered[0]['default_limit'], new_mib, project_id)
+    record(change)
+    limit = {'service_id': service, 'project_id': project_id,
+             'resource_name': RESOURCE, 'resource_limit': new_mib}
+    if registered[0].get('region_id'):
+        # Keystone pairs a project limit with the default of its region.
+        limit['region_id'] = registered[0]['region_id']
+    created = _json(identity, '/limits', 'Keystone', 'POST', ok=(201,),
+                    body={'limits': [limit]})
+    change = dataclasses.replace(change, id=created['limits'][0]['id'])
+    record(change)
     return change
+
+
+def remove_limit(identity, change):
+    """Delete the project limit a project_limit change created."""
+    calls.rest(identity, 'Keystone', 'DELETE', '/limits/%s' % change.id,
+               ok=(204,), missing=(404,))
 
 
 def set_limit(identity, change, value=None):
     """Write change.new (or value) into the limit change names."""
     value = change.new if value is None else value
-    if change.kind == 'limit':
+    if change.kind in ('limit', 'project_limit'):
         path, body = '/limits/%s' % change.id, {
             'limit': {'resource_limit': value}}
     else:
@@ -105,7 +146,7 @@ def set_limit(identity, change, value=None):
 
 def current(identity, change):
     """The value the limit named by change holds now (None: gone)."""
-    if change.kind == 'limit':
+    if change.kind in ('limit', 'project_limit'):
         path, key, field = '/limits/%s' % change.id, 'limit', \
             'resource_limit'
     else:
@@ -115,11 +156,13 @@ def current(identity, change):
     return None if resp is None else resp.json()[key][field]
 
 
-def ensure_room(image_adapter, project_id, new_bytes, identity_factory):
-    """Raise the quota when new_bytes more would not fit.
+def ensure_room(image_adapter, project_id, new_bytes, identity_factory,
+                record=None):
+    """Raise project_id's quota when new_bytes more would not fit.
 
     Returns a Change, or None. identity_factory() returns a system-scoped
-    identity adapter, asked for only when a change is needed.
+    identity adapter, asked for only when a change is needed; record is
+    raise_limit's.
     """
     found = glance_usage(image_adapter)
     if found is None or new_bytes <= 0:
@@ -128,4 +171,4 @@ def ensure_room(image_adapter, project_id, new_bytes, identity_factory):
     need = needed_mib(usage, new_bytes)
     if limit < 0 or limit >= need:
         return None
-    return raise_limit(identity_factory(), project_id, need)
+    return raise_limit(identity_factory(), project_id, need, record)

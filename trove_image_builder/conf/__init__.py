@@ -51,6 +51,11 @@ def make_conf(config_files=None, config_dirs=None):
         args += ['--config-dir', path]
     conf(args=args, project=PROJECT, default_config_files=[],
          default_config_dirs=[], validate_default_values=True)
+    # oslo.config converts a value when it is first read: read them all
+    # now, so a bad one is a configuration error before any work starts.
+    for group, group_opts in opts.list_opts():
+        for opt in group_opts:
+            conf[group.name][opt.dest]
     return conf
 
 

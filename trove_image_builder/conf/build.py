@@ -40,6 +40,9 @@ OPTS = [
     cfg.StrOpt('cache_dir', default='/var/cache/trove-image-builder',
                help='DIB image cache (debootstrap tarballs, downloads); '
                     'kept between builds.'),
+    cfg.IntOpt('cache_lock_timeout', default=10800, min=0,
+               help='Seconds a build waits for another one using the same '
+                    'cache_dir before it gives up (exit code 5).'),
     cfg.StrOpt('elements_dir',
                help='Use this elements directory instead of the shipped '
                     'one.'),

@@ -41,4 +41,9 @@ OPTS = [
     cfg.IntOpt('cleanup_timeout', default=60, min=0,
                help='Seconds to keep trying to delete a half-uploaded '
                     'image when Glance failed during the upload.'),
+    cfg.IntOpt('leftover_age', default=21600, min=0,
+               help='Seconds after which a half-uploaded image of the '
+                    'same file, made by this tool in the same project '
+                    'from another host, counts as abandoned and is '
+                    'deleted (one from this host is deleted at once).'),
 ]

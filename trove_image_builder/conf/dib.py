@@ -27,6 +27,9 @@ OPTS = [
     cfg.DictOpt('extra_env', default={},
                 help='More DIB_* variables, e.g. DIB_APT_LOCAL_CACHE:0. '
                      'Only names starting with DIB_ are accepted.'),
+    cfg.IntOpt('timeout', default=10800, min=1,
+               help='Seconds one disk-image-create may run; then it is '
+                    'stopped and the build fails.'),
     cfg.IntOpt('stop_timeout', default=120, min=1,
                help='Seconds DIB gets to clean up after SIGTERM before it '
                     'is killed.'),

@@ -38,6 +38,7 @@ from trove_image_builder.deploy import datastores
 from trove_image_builder.deploy import fetch
 from trove_image_builder.deploy import state as state_mod
 from trove_image_builder import errors
+from trove_image_builder import imagefile
 from trove_image_builder import load
 from trove_image_builder import manifest
 from trove_image_builder import register
@@ -55,6 +56,8 @@ class Request:
     datastores: str
     image_file: str = None
     image_url: str = None
+    image_checksum: str = None  # "ALGO:HEX" of the image at image_url
+    insecure: bool = False  # no TLS verification; plain http allowed
     download_dir: str = DOWNLOAD_DIR
     registrar: str = register.AUTO
     activate: bool = True
@@ -111,11 +114,14 @@ def image_files(versions, req, conf, say, builder_version=None):
                                 'both')
     if req.image_file:
         path = os.path.abspath(req.image_file)
-        if not os.path.isfile(path):
-            raise errors.InputError('image not found: %s' % path)
+        # Refused here, before anything in the cloud is looked at.
+        imagefile.check_file(path, dict(req.load_flags).get('disk_format')
+                             or (manifest.read(path) or {}).get('format'))
         return {ver: (path, 'file') for ver in versions}
     if req.image_url:
-        path, was_cached = fetch.fetch(req.image_url, req.download_dir, say)
+        path, was_cached = fetch.fetch(
+            req.image_url, req.download_dir, say, verify=not req.insecure,
+            checksum=req.image_checksum)
         source = 'cached download' if was_cached else 'download'
         return {ver: (path, source) for ver in versions}
     return _build_all(versions, req, conf, say, builder_version)
@@ -215,11 +221,16 @@ def run(req, conf, connect, say=None, connect_limits=None,
     change = None
     if req.glance_limit:
         new_bytes = _new_bytes(glance, [p for p, _s in files.values()])
+
+        def record(change):
+            # On file before Keystone changes: undeploy can undo it even
+            # if this process dies right after.
+            state.note_limit(change)
+            state.save()
         change = quota.ensure_room(
             image_api, conn.current_project_id, new_bytes,
-            lambda: (connect_limits or connect)().identity)
+            lambda: (connect_limits or connect)().identity, record)
         if change:
-            state.note_limit(change)
             say('raised Glance\'s %s %s from %d to %d MiB' % (
                 quota.RESOURCE, change.kind.replace('_', ' '), change.old,
                 change.new))
@@ -238,9 +249,20 @@ def run(req, conf, connect, say=None, connect_limits=None,
                        name=image.get('name'))
             outcome = result.registration
             key = state_mod.version_key(ver.datastore, ver.name)
-            state.note('versions', key,
-                       outcome.action == 'created', id=outcome.version.id,
-                       datastore=ver.datastore, name=ver.name)
+            facts = dict(id=outcome.version.id, datastore=ver.datastore,
+                         name=ver.name)
+            prev = outcome.previous
+            if outcome.action == 'updated' and prev and 'previous' not in \
+                    state.data['versions'].get(key, {}):
+                # What Trove had before the first deploy changed it, for
+                # undeploy to put back (the version itself is not ours).
+                facts['previous'] = {
+                    'version_number': prev.version_number,
+                    'manager': prev.manager, 'image_id': prev.image_id,
+                    'image_tags': list(prev.image_tags),
+                    'active': prev.active}
+            state.note('versions', key, outcome.action == 'created',
+                       **facts)
             notes += ['%s %s: %s' % (ver.datastore, ver.name, n)
                       for n in result.notes]
 

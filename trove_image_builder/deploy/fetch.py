@@ -49,15 +49,36 @@ def cache_path(url, download_dir):
                         '%s-%s' % (key, name))
 
 
-def cached(path, url):
+def parse_checksum(text):
+    """(algorithm, hex digest) of "ALGO:HEX", or of a bare sha256."""
+    algo, sep, value = (text or '').strip().rpartition(':')
+    algo = (algo if sep else 'sha256').lower()
+    value = value.lower()
+    if algo not in hashlib.algorithms_available or not value or \
+            any(c not in '0123456789abcdef' for c in value):
+        raise errors.InputError('--image-checksum must be ALGORITHM:HEX '
+                                '(e.g. sha256:...), got %r' % text)
+    return algo, value
+
+
+def cached(path, url, checksum=None):
     """True when path is a complete earlier download of url."""
     data = manifest.read(path)
     if not data or data.get('source_url') != redact.url(url):
         return False
     try:
-        return os.path.getsize(path) == data.get('size')
+        if os.path.getsize(path) != data.get('size'):
+            return False
     except OSError:
         return False
+    return checksum is None or _digest(path, checksum[0],
+                                       data) == checksum[1]
+
+
+def _digest(path, algo, data):
+    if algo == 'sha256' and data.get('sha256'):
+        return data['sha256']
+    return manifest.hash_file(path, algo)
 
 
 def _download(url, partial, say, verify, timeout):
@@ -71,7 +92,7 @@ def _download(url, partial, say, verify, timeout):
                 raise errors.InputError('downloading %s: HTTP %d'
                                         % (shown, resp.status_code))
             total = int(resp.headers.get('Content-Length') or 0)
-            with open(partial, 'wb') as f:
+            with imagefile.open_private(partial, 'wb') as f:
                 for block in resp.iter_content(imagefile.CHUNK):
                     f.write(block)
                     digest.update(block)
@@ -89,23 +110,39 @@ def _download(url, partial, say, verify, timeout):
 
 
 def fetch(url, download_dir, say=None, refresh=False, verify=True,
-          timeout=60):
-    """(path, was_cached) of url's image in download_dir."""
+          timeout=60, checksum=None):
+    """(path, was_cached) of url's image in download_dir.
+
+    verify=False (--insecure) skips TLS verification and allows plain
+    http; checksum ("ALGO:HEX") is then what vouches for the bytes.
+    """
     say = say or (lambda msg: None)
     scheme = urllib.parse.urlsplit(url).scheme
     if scheme not in ('http', 'https'):
         raise errors.InputError('image URL must be http(s): %s'
                                 % redact.url(url))
+    if scheme == 'http' and verify:
+        # Anyone on the path could hand over another image.
+        raise errors.InputError(
+            'plain http image URL refused: %s; give an https URL, or '
+            '--insecure (with --image-checksum) to download it anyway'
+            % redact.url(url))
+    checksum = parse_checksum(checksum) if checksum else None
     path = cache_path(url, download_dir)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with lock.TargetLock(os.path.dirname(path), os.path.basename(path)):
-        if not refresh and cached(path, url):
+        if not refresh and cached(path, url, checksum):
             say('%s: using the earlier download %s'
                 % (redact.url(url), path))
             return path, True
         partial = path + '.partial'
         try:
             sha256, size = _download(url, partial, say, verify, timeout)
+            if checksum and _digest(partial, checksum[0], {
+                    'sha256': sha256}) != checksum[1]:
+                raise errors.InputError(
+                    'downloading %s: its %s is not the one --image-checksum '
+                    'gives' % (redact.url(url), checksum[0]))
             try:
                 fmt = imagefile.check_file(partial, FORMATS.get(
                     os.path.splitext(path)[1].lower()))

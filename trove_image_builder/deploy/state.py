@@ -68,7 +68,8 @@ class State:
     def note_limit(self, change):
         old = (self.glance_limit or {}).get('old', change.old)
         self.data['glance_limit'] = {'kind': change.kind, 'id': change.id,
-                                     'old': old, 'new': change.new}
+                                     'old': old, 'new': change.new,
+                                     'project_id': change.project_id}
 
     def empty(self):
         return not any(self.data[k] for k in self.KINDS) and \

@@ -35,7 +35,7 @@ from trove_image_builder import register
 class Removed:
     kind: str
     name: str
-    action: str  # removed | gone | kept
+    action: str  # removed | gone | kept | restored
 
 
 def _trove(func, *args):
@@ -76,6 +76,23 @@ def _registrations(state, registrar, say):
     return out
 
 
+def _restored(state, registrar):
+    """Versions deploy only updated get their earlier image back."""
+    out = []
+    for key, facts in list(state.data['versions'].items()):
+        prev = facts.get('previous')
+        if facts.get('made') or not prev:
+            continue
+        registrar.register(register.Wanted(
+            datastore=facts['datastore'], name=facts['name'],
+            version_number=prev['version_number'], manager=prev['manager'],
+            image_id=prev['image_id'] or '',
+            image_tags=tuple(prev['image_tags']), active=prev['active']))
+        state.forget('versions', key)
+        out.append(Removed('version', key, 'restored'))
+    return out
+
+
 def _images(state, glance):
     out = []
     for image_id, facts in state.made('images').items():
@@ -109,9 +126,13 @@ def _limit(state, identity_factory, say):
     if not record:
         return []
     change = quota.Change(record['kind'], record['id'], record['old'],
-                          record['new'])
+                          record['new'], record.get('project_id'))
     identity = identity_factory()
-    now = quota.current(identity, change)
+    if change.kind == 'project_limit' and not change.id:
+        # Deploy died between recording and learning the new limit's id.
+        found = quota.project_limit(identity, change.project_id)
+        change = dataclasses.replace(change, id=found and found['id'])
+    now = quota.current(identity, change) if change.id else None
     name = '%s %s' % (quota.RESOURCE, change.kind.replace('_', ' '))
     state.data.pop('glance_limit', None)
     if now is None:
@@ -120,6 +141,11 @@ def _limit(state, identity_factory, say):
         say('Glance\'s %s is %d MiB, not the %d deploy set: left alone'
             % (name, now, change.new))
         return [Removed('glance limit', name, 'kept')]
+    if change.kind == 'project_limit':
+        # The project had only the default: it gets only that back.
+        quota.remove_limit(identity, change)
+        return [Removed('glance limit', '%s of project %s' % (
+            name, change.project_id), 'removed')]
     quota.set_limit(identity, change, change.old)
     return [Removed('glance limit', '%s back to %d MiB' % (name, change.old),
                     'removed')]
@@ -145,6 +171,7 @@ def run(state_file, conn_factory, registrar_kind=register.AUTO,
     out = []
     try:
         # Versions first: Trove must not point at a deleted image.
+        out += _restored(state, registrar)
         out += _registrations(state, registrar, say)
         out += _images(state, glance)
         out += _flavors(state, conn, say)

@@ -31,6 +31,9 @@ from trove_image_builder.register import manage_query
 from trove_image_builder.register import params
 
 QUERY_SCRIPT = os.path.abspath(manage_query.__file__)
+# trove-manage does one database statement per call: seconds. A call past
+# this waits on a locked table or an unreachable database.
+TIMEOUT = 300
 
 
 def _last_line(*texts):
@@ -74,7 +77,10 @@ class ManageRegistrar(register.Registrar):
     def _exec(self, argv, what):
         try:
             res = self._run(argv, stdin=subprocess.DEVNULL,
-                            capture_output=True, text=True)
+                            capture_output=True, text=True, timeout=TIMEOUT)
+        except subprocess.TimeoutExpired:
+            raise errors.CloudError('%s did not finish in %d seconds'
+                                    % (what, TIMEOUT))
         except OSError as exc:
             raise errors.CloudError('%s: %s' % (what, exc))
         if res.returncode != 0:

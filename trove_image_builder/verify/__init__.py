@@ -174,10 +174,12 @@ class Result:
     tail: tuple = ()
     kvm_probe: str = None
     manifest_path: str = None
+    sha256: str = None  # of the image booted, when it has a manifest
 
     def record(self):
         data = {
             'result': 'pass' if self.passed else 'fail',
+            'sha256': self.sha256,
             'seconds': self.seconds,
             'accelerator': self.accelerator,
             'checks': self.checks,
@@ -197,18 +199,32 @@ def interruptible():
     return signals.interrupting('; qemu stopped', once=True)
 
 
-def _verify_lock(directory, name):
-    return lock.Lock(os.path.join(directory, '.%s.verify.lock' % name),
-                     lock.refuse('another verify of %s is running' % name))
+def _image_lock(image_path, work_dir):
+    """The lock a build of this image takes (see build.execute).
+
+    So neither replaces or boots the image under the other. An image
+    without a manifest (not built here) or in a directory that is not
+    ours to write gets its lock in work_dir: nothing is written beside
+    it.
+    """
+    directory, name = os.path.split(os.path.splitext(image_path)[0])
+    if not (os.path.exists(manifest.path_for(image_path)) and
+            os.access(directory, os.W_OK)):
+        directory = work_dir
+    return lock.TargetLock(directory, name, busy='another build or verify '
+                           'of %s is running (pid %%s)' % name)
 
 
 def check_manifest(image_path, data):
-    """The manifest must describe this very image file."""
-    if os.path.getsize(image_path) != data.get('size') or \
-            manifest.sha256_file(image_path) != data.get('sha256'):
+    """The manifest must describe this very image file; its sha256."""
+    sha256 = None
+    if os.path.getsize(image_path) == data.get('size'):
+        sha256 = manifest.sha256_file(image_path)
+    if sha256 is None or sha256 != data.get('sha256'):
         raise errors.InputError(
             '%s does not match its manifest %s (modified or rebuilt?)'
             % (image_path, manifest.path_for(image_path)))
+    return sha256
 
 
 def guest_config(data, opts):
@@ -334,16 +350,22 @@ def run(image_path, opts, progress=None):
     image_path = os.path.abspath(image_path)
     if not os.path.isfile(image_path):
         raise errors.InputError('image not found: %s' % image_path)
+    os.makedirs(opts.work_dir, exist_ok=True)
+    # Held from the first look at the file to the record: a build of the
+    # same image waits (or is refused) meanwhile.
+    with _image_lock(image_path, opts.work_dir):
+        return _run_locked(image_path, opts, say)
+
+
+def _run_locked(image_path, opts, say):
     image_format = qemu.image_format(image_path)
     if image_format == 'raw' and not qemu.has_boot_sector(image_path):
         raise errors.InputError('not a disk image (no boot sector): %s'
                                 % image_path)
     data = manifest.read(image_path)
-    if data is not None:
-        check_manifest(image_path, data)
+    sha256 = check_manifest(image_path, data) if data is not None else None
     binary = qemu.find_binary(opts.qemu)
     attempts, kvm_note = accelerators(opts.accelerator)
-    os.makedirs(opts.work_dir, exist_ok=True)
     if attempts[0] == ('kvm', True):
         reason = known_bad_kvm(opts.work_dir, binary)
         if reason:
@@ -355,8 +377,7 @@ def run(image_path, opts, progress=None):
                                   data is not None)
     cfg = guest_config(data, opts)
 
-    with _verify_lock(os.path.dirname(serial_log), name), \
-            interruptible():
+    with interruptible():
         tmp = tempfile.mkdtemp(prefix='verify-%s-' % name,
                                dir=opts.work_dir)
         try:
@@ -365,13 +386,18 @@ def run(image_path, opts, progress=None):
                 attempts, kvm_note, serial_log, tmp, say)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
+    result = dataclasses.replace(result, sha256=sha256)
 
     LOG.debug('verify %s result=%s seconds=%s accelerator=%s', image_path,
               'pass' if result.passed else 'fail', result.seconds,
               result.accelerator, extra={'verification': result.record()})
     if data is not None and opts.record:
-        path = manifest.update(image_path, verification=result.record())
-        result = dataclasses.replace(result, manifest_path=path)
+        path = manifest.record_verification(image_path, result.record())
+        if path:
+            result = dataclasses.replace(result, manifest_path=path)
+        else:
+            say('%s changed during the verify: result not recorded'
+                % image_path)
     elif data is None:
         say('no manifest beside %s: result not recorded' % image_path)
     return result

@@ -33,6 +33,7 @@ import subprocess
 from trove_image_builder import conf as conf_mod
 from trove_image_builder import errors
 from trove_image_builder import imagefile
+from trove_image_builder import manifest
 from trove_image_builder import signals
 
 LOG = logging.getLogger(__name__)
@@ -152,7 +153,13 @@ def kvm_device_usable(path=KVM_DEVICE):
 
 
 def image_format(path):
-    return imagefile.info(path)['format']
+    """The format of an image about to be booted (verify, conformance).
+
+    Only once it passed the checks every step makes: no backing or data
+    file, and the format its manifest declares, if it has one.
+    """
+    declared = (manifest.read(path) or {}).get('format')
+    return imagefile.check_file(path, declared)
 
 
 def has_boot_sector(path):

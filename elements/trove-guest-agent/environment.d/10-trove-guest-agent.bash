@@ -10,6 +10,9 @@ export DIB_TROVE_GUEST_AGENT_SOURCE=${DIB_TROVE_GUEST_AGENT_SOURCE:-}
 export DIB_TROVE_GUEST_AGENT_CONSTRAINTS=${DIB_TROVE_GUEST_AGENT_CONSTRAINTS:-}
 # Package index for the guest agent's venv; empty means pip's default.
 export DIB_TROVE_PIP_INDEX_URL=${DIB_TROVE_PIP_INDEX_URL:-}
+# Host path of a file holding the index URL instead, when it carries
+# credentials: staged into the build like the CA bundle, then removed.
+export DIB_TROVE_PIP_INDEX_FILE=${DIB_TROVE_PIP_INDEX_FILE:-}
 # Host path of the CA bundle pip verifies the index with during the build
 # (needed behind TLS-inspecting proxies; not left in the image). Defaults
 # to the host pip's own bundle, as the image's bundle lacks local CAs.

@@ -10,8 +10,11 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
+import json
 import os
 from unittest import mock
+
+import fixtures
 
 from tests.unit import base
 from trove_image_builder import build
@@ -183,6 +186,44 @@ class TestPlan(PlanTestBase):
         # Where packages come from does not change the image.
         self.assertEqual(self.plan().inputs_hash,
                          self.plan(pip_ca_bundle=ca).inputs_hash)
+
+    def test_index_url_with_credentials_is_never_a_dib_variable(self):
+        secret = 'https://deploy:s3cret@pypi.example/simple'
+        for index in (secret, 'https://glpat-s3cret@pypi.example/simple',
+                      'https://pypi.example/simple?token=s3cret'):
+            plan = self.plan(pip_index_url=index)
+            env = plan.command.env
+            self.assertNotIn('s3cret', json.dumps(env))
+            self.assertNotIn('s3cret', plan.command.shell())
+            path = os.path.join(plan.tmp_dir, build.PIP_INDEX_FILE)
+            self.assertEqual(path, env['DIB_TROVE_PIP_INDEX_FILE'])
+            self.assertEqual(((path, index),), plan.secrets)
+            self.assertNotIn('DIB_TROVE_PIP_INDEX_URL', env)
+
+    def test_staged_index_file_is_private_and_removed(self):
+        # A stand-in DIB reports what it was given, then fails.
+        base.write(self.base_req['disk_image_create'], '''#!/bin/sh
+            f=$DIB_TROVE_PIP_INDEX_FILE
+            echo "mode $(stat -c %a "$f") owner $(stat -c %u "$f")"
+            grep -q s3cret "$f" && echo "file has it"
+            env | grep -c s3cret
+            exit 3
+            ''', mode=0o755)
+        plan = self.plan(
+            pip_index_url='https://deploy:s3cret@pypi.example/simple')
+        self.useFixture(fixtures.MockPatchObject(build.host,
+                                                 'require_root'))
+        self.useFixture(fixtures.MockPatchObject(build.host,
+                                                 'check_build_host'))
+        self.useFixture(fixtures.MockPatchObject(build.sweep, 'release'))
+        self.assertRaises(errors.BuildFailed, build.execute, plan)
+        with open(plan.log_path) as f:
+            log = f.read()
+        self.assertIn('mode 600 owner %d\nfile has it\n0\n' % os.getuid(),
+                      log)
+        self.assertNotIn('s3cret', log)
+        self.assertFalse(os.path.exists(plan.tmp_dir))
+        self.assertEqual(0o640, os.stat(plan.log_path).st_mode & 0o777)
 
     def test_pip_settings_from_host(self):
         ca = base.write(os.path.join(self.tmp, 'ca.pem'), 'x')

@@ -84,6 +84,52 @@ class TestCommand(base.TestCase):
         self.assertEqual('line40', e.tail[-1])
         self.assertEqual(dib.TAIL_LINES, len(e.tail))
 
+    def test_timeout_stops_the_whole_run(self):
+        # Silent, with a child: the watchdog, not the output, ends it.
+        marker = os.path.join(self.tmp, 'child.pid')
+        script = self._script('sleep 300 & echo $! > %s\nwait\n' % marker)
+        log = os.path.join(self.tmp, 'build.log')
+        started = time.monotonic()
+        e = self.assertRaises(errors.BuildFailed,
+                              dib.Command(argv=(script,), env={}).run, log,
+                              stop_timeout=5, timeout=1)
+        self.assertLess(time.monotonic() - started, 5)
+        self.assertEqual('disk-image-create ran longer than 1 seconds '
+                         '([dib] timeout) and was stopped; log: %s' % log,
+                         str(e))
+        self.assertEqual(4, e.exit_code)
+        with open(marker) as f:
+            child = int(f.read())
+        time.sleep(0.2)
+        self.assertFalse(os.path.exists('/proc/%d' % child) and
+                         'sleep' in open('/proc/%d/cmdline' % child).read())
+
+    def test_kill_9_of_the_tool_stops_dib(self):
+        # The tool (a child Python here) runs DIB, then dies by SIGKILL:
+        # no handler runs, yet DIB and its children must stop.
+        marker = os.path.join(self.tmp, 'child.pid')
+        script = self._script('sleep 300 & echo $! > %s\nwait\n' % marker)
+        tool = subprocess.Popen([sys.executable, '-c', (
+            'import sys\n'
+            'from trove_image_builder.build import dib\n'
+            'dib.Command(argv=(sys.argv[1],), env={}).run(\n'
+            '    sys.argv[2], stop_timeout=2)\n'), script,
+            os.path.join(self.tmp, 'build.log')], cwd=base.TOP)
+        self.addCleanup(tool.wait)
+        for _ in range(200):
+            if os.path.exists(marker) and os.path.getsize(marker):
+                break
+            time.sleep(0.05)
+        with open(marker) as f:
+            child = int(f.read())
+        self.addCleanup(_kill_quietly, child)
+        os.kill(tool.pid, signal.SIGKILL)
+        for _ in range(100):
+            if not _running(child):
+                break
+            time.sleep(0.1)
+        self.assertFalse(_running(child))
+
     def test_sigterm_stops_process_group(self):
         # A child that ignores nothing: it must be gone after the signal.
         marker = os.path.join(self.tmp, 'child.pid')
@@ -125,3 +171,19 @@ class TestNoTracebackOnSignal(base.TestCase):
         self.assertEqual(1, len(out.stderr.strip().splitlines()),
                          out.stderr)
         self.assertNotIn('Traceback', out.stderr)
+
+
+def _running(pid):
+    """pid exists and is not a zombie."""
+    try:
+        with open('/proc/%d/stat' % pid) as f:
+            return f.read().rsplit(')', 1)[1].split()[0] != 'Z'
+    except FileNotFoundError:
+        return False
+
+
+def _kill_quietly(pid):
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass

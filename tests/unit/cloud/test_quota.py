@@ -35,9 +35,26 @@ class FakeKeystone:
         if own is not None:
             self.limits['own'] = {'id': 'own', 'resource_limit': own}
         self.registered = {'id': 'reg', 'default_limit': registered}
+        self.create_error = None
 
     def request(self, path, method, json=None, raise_exc=False):
         self.calls.append((method, path, json))
+        if path == '/limits' and method == 'POST':
+            if self.create_error:
+                return FakeResponse(self.create_error, {})
+            made = dict(json['limits'][0], id='made')
+            self.limits['made'] = made
+            return FakeResponse(201, {'limits': [made]})
+        if path == '/limits/made':
+            if 'made' not in self.limits:
+                return FakeResponse(404)
+            if method == 'DELETE':
+                del self.limits['made']
+                return FakeResponse(204)
+            if method == 'PATCH':
+                self.limits['made']['resource_limit'] = \
+                    json['limit']['resource_limit']
+            return FakeResponse(200, {'limit': self.limits['made']})
         if path.startswith('/services'):
             return FakeResponse(200, {'services': [{'id': 'svc'}]})
         if path.startswith('/limits?'):
@@ -90,23 +107,36 @@ class TestQuota(base.TestCase):
             FakeImageApi(usage=(100, -1)), 'p', 2 ** 40, lambda: ks))
         self.assertEqual([], ks.calls)
 
-    def test_raises_registered_limit(self):
+    def test_only_the_project_gets_a_limit_never_the_default(self):
         ks = FakeKeystone(registered=1000)
+        recorded = []
+
+        def record(change):
+            # Keystone is unchanged when the change is first recorded.
+            recorded.append((change, list(ks.limits)))
         change = quota.ensure_room(FakeImageApi(usage=(400, 1000)), 'p',
-                                   900 * 2 ** 20 + 1, lambda: ks)
-        self.assertEqual(('registered_limit', 'reg', 1000, 1301),
-                         (change.kind, change.id, change.old, change.new))
-        self.assertEqual(1301, ks.registered['default_limit'])
-        self.assertEqual(1301, quota.current(ks, change))
-        quota.set_limit(ks, change, change.old)
+                                   900 * 2 ** 20 + 1, lambda: ks, record)
+        self.assertEqual(quota.Change('project_limit', 'made', 1000, 1301,
+                                      'p'), change)
         self.assertEqual(1000, ks.registered['default_limit'])
+        self.assertEqual([], [c for c in ks.calls if c[1].startswith(
+            '/registered_limits/')])
+        self.assertEqual({'id': 'made', 'service_id': 'svc',
+                          'project_id': 'p', 'resource_name': quota.RESOURCE,
+                          'resource_limit': 1301}, ks.limits['made'])
+        self.assertEqual(
+            [(quota.Change('project_limit', None, 1000, 1301, 'p'), []),
+             (change, ['made'])], recorded)
+        self.assertEqual(1301, quota.current(ks, change))
+        quota.remove_limit(ks, change)
+        self.assertIsNone(quota.current(ks, change))
 
     def test_raises_the_projects_own_limit(self):
         ks = FakeKeystone(own=500, registered=1000)
         change = quota.ensure_room(FakeImageApi(usage=(0, 500)), 'p',
                                    600 * 2 ** 20, lambda: ks)
-        self.assertEqual(('limit', 500, 600), (change.kind, change.old,
-                                               change.new))
+        self.assertEqual(quota.Change('limit', 'own', 500, 600, 'p'),
+                         change)
         self.assertEqual(1000, ks.registered['default_limit'])
         self.assertIn(('GET', '/limits?service_id=svc&resource_name='
                        'image_size_total&project_id=p', None), ks.calls)

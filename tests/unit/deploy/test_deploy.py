@@ -163,6 +163,26 @@ class TestDeploy(DeployTestBase):
                                    self.reg.versions('mysql')])
         self.assertIn('did not make', self.lines[-1])
 
+    def test_a_version_only_updated_gets_its_image_back(self):
+        self.reg.register(test_register.wanted(
+            datastore='mysql', name='8.4', version_number='8.4.4',
+            manager='mysql', image_id='their-image', image_tags=()))
+        result = self.deploy(datastores='mysql:8.4')
+        self.assertEqual('updated', result.rows[0].load.registration.action)
+        # A second deploy must not lose what was there before the first.
+        self.deploy(datastores='mysql:8.4')
+        removed = undeploy.run(self.state_file, lambda: self.conn,
+                               registrar_kind='api', say=self.lines.append)
+        self.assertEqual([('version', 'mysql/8.4', 'restored')],
+                         [(r.kind, r.name, r.action) for r in removed
+                          if r.kind == 'version'])
+        version = self.reg.version('mysql', '8.4')
+        self.assertEqual(('their-image', (), '8.4.4', 'mysql', True),
+                         (version.image_id, version.image_tags,
+                          version.version_number, version.manager,
+                          version.active))
+        self.assertFalse(os.path.exists(self.state_file))
+
     def test_manage_registrar_leaves_registrations(self):
         self.deploy(datastores='mysql')
         self.reg.name = 'manage'
@@ -195,11 +215,42 @@ class TestDeploy(DeployTestBase):
                            registrar='api', state_file=self.state_file),
             self.conf, lambda: self.conn, connect_limits=lambda: limits)
         need = 1000 + -(-os.path.getsize(self.image) // 2 ** 20)
-        self.assertEqual(need, result.limit_change.new)
-        self.assertEqual(need, keystone.registered['default_limit'])
+        self.assertEqual(quota.Change('project_limit', 'made', 1000, need,
+                                      self.conn.current_project_id),
+                         result.limit_change)
+        # The default every project shares is untouched.
+        self.assertEqual(1000, keystone.registered['default_limit'])
+        self.assertEqual(need, keystone.limits['made']['resource_limit'])
+        self.assertEqual(self.conn.current_project_id,
+                         keystone.limits['made']['project_id'])
         undeploy.run(self.state_file, lambda: self.conn,
                      registrar_kind='api', connect_limits=lambda: limits)
+        self.assertEqual({}, keystone.limits)
         self.assertEqual(1000, keystone.registered['default_limit'])
+
+    def test_quota_change_on_file_before_keystone_is_asked(self):
+        self.mocker.get(GLANCE + '/info/usage', json={'usage': {
+            quota.RESOURCE: {'usage': 1000, 'limit': 1000}}})
+        keystone = test_quota.FakeKeystone(registered=1000)
+        keystone.create_error = 500
+        limits = mock.Mock(identity=keystone)
+        self.assertRaises(errors.CloudError, deploy.run, deploy.Request(
+            datastores='mysql', image_file=self.image, registrar='api',
+            state_file=self.state_file), self.conf, lambda: self.conn,
+            connect_limits=lambda: limits)
+        record = state_mod.State.load(self.state_file).glance_limit
+        self.assertEqual(('project_limit', None, 1000,
+                          self.conn.current_project_id),
+                         (record['kind'], record['id'], record['old'],
+                          record['project_id']))
+        # Keystone made nothing: undeploy finds nothing to undo.
+        removed = undeploy.run(self.state_file, lambda: self.conn,
+                               registrar_kind='api',
+                               connect_limits=lambda: limits)
+        self.assertEqual([('glance limit', 'gone')],
+                         [(r.kind, r.action) for r in removed
+                          if r.kind == 'glance limit'])
+        self.assertFalse(os.path.exists(self.state_file))
 
     def test_quota_changed_since_is_left_alone(self):
         state = state_mod.State.load(self.state_file)
@@ -310,9 +361,11 @@ class TestDeploySources(DeployTestBase):
             fetch, 'fetch', return_value=(self.image, True))).mock
         result = self.deploy(image_file=None,
                              image_url='https://x.test/g.qcow2',
+                             image_checksum='sha256:ab', insecure=True,
                              download_dir='/dl', datastores='mysql mariadb')
         fetched.assert_called_once_with('https://x.test/g.qcow2', '/dl',
-                                        self.lines.append)
+                                        self.lines.append, verify=False,
+                                        checksum='sha256:ab')
         self.assertEqual(['cached download'] * 2,
                          [r.source for r in result.rows])
 
@@ -377,6 +430,19 @@ class TestCli(base.TestCase):
                            'default': 'yes (already)',
                            'registrar': 'manage'}], json.loads(out))
         self.assertIn('note: hello', err)
+        self.assertEqual((None, False), (req.image_checksum, req.insecure))
+
+    def test_deploy_image_url_flags(self):
+        run = self.useFixture(fixtures.MockPatchObject(
+            deploy, 'run', return_value=deploy.Result(
+                rows=(), registrar='api', flavors=()))).mock
+        rc, _out, err = self.run_cli(
+            'deploy', '--image-url', 'http://i.test/g.qcow2',
+            '--image-checksum', 'sha256:ab', '--insecure')
+        self.assertEqual(0, rc, err)
+        req = run.call_args[0][0]
+        self.assertEqual(('http://i.test/g.qcow2', 'sha256:ab', True),
+                         (req.image_url, req.image_checksum, req.insecure))
 
     def test_deploy_defaults(self):
         run = self.useFixture(fixtures.MockPatchObject(

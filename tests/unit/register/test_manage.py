@@ -14,6 +14,8 @@ import json
 import os
 import subprocess
 
+import fixtures
+
 from tests.unit import base
 from tests.unit.register import test_register
 from trove_image_builder import errors
@@ -151,6 +153,16 @@ class TestManageRegistrar(base.TestCase):
         self.run.state['datastore'] = {'id': 'd', 'default_version_id': None}
         self.assertRaisesRegex(errors.CloudError, 'cannot be found',
                                self.reg.register, test_register.wanted())
+
+    def test_a_hung_trove_manage_is_stopped(self):
+        tm = base.write(os.path.join(self.tmp, 'bin', 'hung-manage'),
+                        '#!/bin/sh\nexec sleep 5\n', mode=0o755)
+        self.useFixture(fixtures.MockPatchObject(manage, 'TIMEOUT', 1))
+        reg = manage.ManageRegistrar(tm, self.conf)
+        exc = self.assertRaises(errors.CloudError, reg.manage,
+                                'datastore_update', 'mariadb', '')
+        self.assertEqual('trove-manage datastore_update did not finish in '
+                         '1 seconds', str(exc))
 
     def test_missing_command_or_config(self):
         reg = manage.ManageRegistrar('/nonexistent/trove-manage', self.conf,

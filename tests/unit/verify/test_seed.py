@@ -14,7 +14,6 @@ import base64
 import configparser
 import json
 import os
-import shutil
 import subprocess
 
 from tests.unit import base
@@ -155,8 +154,7 @@ class TestTree(base.TestCase):
         self.assertEqual('/src', argv[-1])
 
     def test_build_makes_a_labelled_iso(self):
-        if not shutil.which('genisoimage'):
-            self.skipTest('genisoimage missing')
+        base.require_tool(self, 'genisoimage')
         for kind, label in seed.LABELS.items():
             out_dir = os.path.join(self.tmp, kind)
             os.makedirs(out_dir)

@@ -19,6 +19,7 @@ import fixtures
 
 from tests.unit import base
 from trove_image_builder import errors
+from trove_image_builder import lock
 from trove_image_builder import manifest
 from trove_image_builder import verify
 from trove_image_builder.verify import console
@@ -240,6 +241,59 @@ class TestRun(VerifyTestBase):
         self.assertEqual(stale, result.serial_log)
         self.assertFalse(FakeMachine.instances[-1].stale_log)
         self.assertEqual('6.1.0-28-amd64', result.checks['kernel']['detail'])
+
+    def test_record_holds_the_sha256_of_the_image_booted(self):
+        self.write_manifest(container_images=EXPECTED)
+        self.run_verify(GOOD_BOOT)
+        data = manifest.read(self.image)
+        self.assertEqual(manifest.sha256_file(self.image),
+                         data['verification']['sha256'])
+        self.assertIs(data['verification'], manifest.verification(data))
+
+    def test_image_rebuilt_meanwhile_gets_no_record(self):
+        self.write_manifest(container_images=EXPECTED)
+        boot = verify._boot_and_check
+
+        def rebuilt_while_booting(*args, **kwargs):
+            result = boot(*args, **kwargs)
+            manifest.update(self.image, sha256='0' * 64)
+            return result
+        self.useFixture(fixtures.MockPatchObject(
+            verify, '_boot_and_check', side_effect=rebuilt_while_booting))
+        result = self.run_verify(GOOD_BOOT)
+        self.assertTrue(result.passed)
+        self.assertIsNone(result.manifest_path)
+        self.assertNotIn('verification', manifest.read(self.image))
+        self.assertIn('%s changed during the verify: result not recorded'
+                      % self.image, self.said)
+
+    def test_a_build_of_the_same_image_blocks_verify(self):
+        self.write_manifest(container_images=EXPECTED)
+        # The lock build.execute takes for this image: output dir + name.
+        with lock.TargetLock(self.images, 'img'):
+            exc = self.assertRaises(errors.Busy, self.run_verify, GOOD_BOOT)
+        self.assertEqual('another build or verify of img is running (pid '
+                         '%d); try again when it ends' % os.getpid(),
+                         str(exc))
+        self.assertEqual([], FakeMachine.started)
+
+    def test_verify_blocks_a_build_of_the_same_image(self):
+        self.write_manifest(container_images=EXPECTED)
+        refused = []
+
+        def build_meanwhile(*args, **kwargs):
+            try:
+                with lock.TargetLock(self.images, 'img'):
+                    pass
+            except errors.Busy as exc:
+                refused.append(str(exc))
+            return boot(*args, **kwargs)
+        boot = verify._boot_and_check
+        self.useFixture(fixtures.MockPatchObject(
+            verify, '_boot_and_check', side_effect=build_meanwhile))
+        self.run_verify(GOOD_BOOT)
+        self.assertEqual(['another build of img is running (pid %d); try '
+                          'again when it ends' % os.getpid()], refused)
 
     def test_scratch_files_are_removed(self):
         self.run_verify(GOOD_BOOT)
