@@ -41,7 +41,7 @@ class TestArgv(base.TestCase):
     def test_tcg_command_line(self):
         argv = qemu.argv(spec())
         self.assertEqual('/usr/bin/qemu-system-x86_64', argv[0])
-        self.assertEqual(['tcg'], option(argv, '-accel'))
+        self.assertEqual(['tcg,tb-size=256'], option(argv, '-accel'))
         self.assertEqual([], option(argv, '-cpu'))  # qemu's default model
         self.assertEqual(['2048'], option(argv, '-m'))
         self.assertEqual(['2'], option(argv, '-smp'))
