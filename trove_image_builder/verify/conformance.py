@@ -44,11 +44,13 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 
 from trove_image_builder import catalog as catalog_mod
 from trove_image_builder import conf as conf_mod
 from trove_image_builder import datafiles
 from trove_image_builder import errors
+from trove_image_builder import imagefile
 from trove_image_builder import lock
 from trove_image_builder import manifest
 from trove_image_builder import signals
@@ -231,15 +233,10 @@ def client_venv(venv_dir, requirement, name, say):
             if out.returncode != 0:
                 shutil.rmtree(path, ignore_errors=True)
                 raise errors.HostError('installing %s failed: %s' % (
-                    requirement, verify_last_line(out.stderr)))
+                    requirement, imagefile.last_line(out.stderr)))
         with open(done, 'w') as f:
             f.write(requirement + '\n')
     return path
-
-
-def verify_last_line(text):
-    lines = [ln for ln in (text or '').splitlines() if ln.strip()]
-    return lines[-1].strip() if lines else 'no output'
 
 
 def random_key():
@@ -339,7 +336,6 @@ def _broker(opts, tmp):
 
 def _guest_url(host_url):
     """The host's broker URL as the guest reaches it (the forward)."""
-    import urllib.parse
     parts = urllib.parse.urlsplit(host_url)
     netloc = '%s@%s:%d' % (parts.netloc.rpartition('@')[0], *GUEST_BROKER) \
         if '@' in parts.netloc else '%s:%d' % GUEST_BROKER
@@ -347,7 +343,6 @@ def _guest_url(host_url):
 
 
 def _broker_address(host_url):
-    import urllib.parse
     parts = urllib.parse.urlsplit(host_url)
     return parts.hostname or '127.0.0.1', parts.port or 5672
 
@@ -360,7 +355,8 @@ def run(image_path, spec, opts, catalog, progress=None):
         raise errors.InputError('image not found: %s' % image_path)
     if not shutil.which('socat'):
         raise errors.HostError(SOCAT_HINT)
-    broker_mod.find_server() if not opts.transport_url else None
+    if not opts.transport_url:
+        broker_mod.find_server()
     image_format = qemu.image_format(image_path)
     data = manifest.read(image_path)
     if data is None:
@@ -548,7 +544,7 @@ def _result(image_path, data, target, accel, steps, failed, elapsed,
 def _log_tail(path):
     try:
         with open(path, errors='replace') as f:
-            return verify_last_line(f.read())[-300:]
+            return imagefile.last_line(f.read())[-300:]
     except OSError:
         return 'no output'
 
