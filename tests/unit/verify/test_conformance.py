@@ -372,6 +372,13 @@ class TestContainerImage(base.TestCase):
             self.assertEqual(b'hi', tarfile.open(fileobj=t.extractfile(
                 index[0]['Layers'][0])).extractfile('etc/hello').read())
         self.assertEqual('sha256:' + index[0]['Config'][:-5], image_id)
+        # The same layer and config give the same bytes, later too.
+        os.utime(layer, (1, 1))
+        archive.write(os.path.join(d, 'again.tar'), layer, config,
+                      ['repo/x:1.2'])
+        self.assertEqual(
+            containerimage.manifest.sha256_file(os.path.join(d, 'img.tar')),
+            containerimage.manifest.sha256_file(os.path.join(d, 'again.tar')))
         self.assertRaises(ValueError, archive.write,
                           os.path.join(d, 'bad.tar'), layer,
                           archive.image_config('0' * 64, [], [], [], {}),

@@ -58,7 +58,14 @@ def write(path, layer_path, config, tags):
               'Layers': ['%s/layer.tar' % layer_sha]}]
     with tarfile.open(path, 'w', format=tarfile.PAX_FORMAT) as tar:
         _add_bytes(tar, '%s.json' % config_sha, config)
-        tar.add(layer_path, arcname='%s/layer.tar' % layer_sha)
+        # Only content names the archive: the same layer and config make
+        # the same bytes (builds embedding it hit their cache).
+        info = tar.gettarinfo(layer_path, arcname='%s/layer.tar' % layer_sha)
+        info.mtime = 0
+        info.uid = info.gid = 0
+        info.uname = info.gname = ''
+        with open(layer_path, 'rb') as f:
+            tar.addfile(info, f)
         _add_bytes(tar, 'manifest.json',
                    json.dumps(index, sort_keys=True).encode())
     os.chmod(path, 0o644)
