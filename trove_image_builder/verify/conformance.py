@@ -210,9 +210,14 @@ def client_venv(venv_dir, requirement, name, say):
     os.makedirs(venv_dir, mode=0o700, exist_ok=True)
     path = os.path.join(venv_dir, name)
     done = os.path.join(path, '.tib-complete')
-    with lock.SharedCacheLock(venv_dir, on_wait=lambda holder: say(
-            'waiting for pid %s, which is preparing a client venv'
-            % holder)):
+    # Another check preparing the same venv: wait for it (bounded by the
+    # time an install may take), then reuse what it made.
+    with lock.Lock(os.path.join(venv_dir, '.%s.lock' % name),
+                   lambda holder: say('waiting for pid %s, which is '
+                                      'preparing %s' % (holder, path)),
+                   wait_timeout=VENV_TIMEOUT,
+                   timed_out=lock.refuse('another check still prepares %s '
+                                         'after %ds' % (path, VENV_TIMEOUT))):
         if os.path.isfile(done):
             return path
         say('installing %s into %s (once)' % (requirement, path))
