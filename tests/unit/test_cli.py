@@ -59,12 +59,16 @@ class TestCli(base.TestCase):
             '--guest-agent-version', '25.1.0', '--format', 'raw')
         self.assertEqual(0, stop.code)
         text = sys.stdout.getvalue()
-        self.assertIn('# DIB_TROVE_DATASTORE_VERSION=11.4', text)
         self.assertIn('# DIB_TROVE_GUEST_AGENT_VERSION=25.1.0', text)
-        command = text.strip().splitlines()[-1]
+        command, layer = text.strip().splitlines()[-2:]
         self.assertTrue(command.startswith('env '))
         self.assertIn('disk-image-create -t raw -o ', command)
-        self.assertTrue(command.endswith('trove-mariadb'))
+        self.assertTrue(command.endswith(' trove-container-images'))
+        self.assertNotIn('trove-mariadb', command)
+        self.assertRegex(layer, r'^# then \S+/trove-debian-bookworm-mariadb-'
+                                r'11\.4\.raw: the base \S+/trove-debian-'
+                                r'bookworm-base\.raw \+ datastore\.json '
+                                r'\(mariadb 11\.4, container image ')
         self.assertFalse(os.path.exists(os.path.join(self.tmp, 'out')))
 
     def test_errors_are_one_line_with_codes(self):
@@ -162,13 +166,14 @@ class TestRealElementsDryRun(base.TestCase):
         for release in ('jammy', 'noble'):
             text = self.dry_run('postgresql', '--os', 'ubuntu',
                                 '--release', release)
-            command = text.strip().splitlines()[-1]
+            command, layer = text.strip().splitlines()[-2:]
             self.assertIn('# DIB_RELEASE=%s' % release, text)
             self.assertIn('DIB_DISTRIBUTION_MIRROR='
                           'http://archive.example/ubuntu', command)
             self.assertNotIn('DEBIAN_SECURITY', command)
             self.assertIn(' ubuntu-minimal vm ', command)
-            self.assertTrue(command.endswith(' trove-postgresql'))
+            self.assertIn('trove-ubuntu-%s-base.raw + datastore.json '
+                          '(postgresql ' % release, layer)
 
     def test_every_datastore_version_plans(self):
         cat = catalog.Catalog.load(base.ELEMENTS)
@@ -176,8 +181,9 @@ class TestRealElementsDryRun(base.TestCase):
             for ver in ds.versions:
                 text = self.dry_run(ds.name, '--datastore-version',
                                     ver.name)
-                self.assertIn('# DIB_TROVE_CONTAINER_IMAGE=%s'
-                              % ver.container_image, text)
+                self.assertIn('%s %s, container image %s)'
+                              % (ds.name, ver.name, ver.container_image),
+                              text)
 
 
 class TestOutput(base.TestCase):

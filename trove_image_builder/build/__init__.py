@@ -20,7 +20,9 @@ with its manifest beside it.
 import dataclasses
 import datetime
 import glob
+import hashlib
 import importlib.metadata
+import json
 import logging
 import os
 import shutil
@@ -31,6 +33,7 @@ from trove_image_builder.build import containers
 from trove_image_builder.build import dib
 from trove_image_builder.build import host
 from trove_image_builder.build import inputs
+from trove_image_builder.build import layer
 from trove_image_builder.build import sweep
 from trove_image_builder import catalog as catalog_mod
 from trove_image_builder import conf as conf_mod
@@ -58,6 +61,8 @@ _VOLATILE_ENV = {'PATH', 'TMP_DIR', 'DIB_IMAGE_CACHE', 'ELEMENTS_PATH',
 # build's own TMP_DIR (removed with it): DIB's manifests element copies
 # every DIB_* variable into the image, so the URL never is one.
 PIP_INDEX_FILE = 'pip-index-url'
+# The datastore elements' shared part: read by the layer, never in a base.
+DATASTORE_ELEMENT = 'trove-datastore'
 _LAYOUT_ELEMENTS = {'mbr': 'block-device-mbr', 'gpt': 'block-device-gpt',
                     'efi': 'block-device-efi'}
 
@@ -76,6 +81,7 @@ class Request(conf_mod.FromConf):
     output_dir: str = conf_mod.option('build.output_dir')
     work_dir: str = conf_mod.option('build.work_dir')
     cache_dir: str = conf_mod.option('build.cache_dir')
+    base_dir: str = conf_mod.option('build.base_dir')
     elements_dir: str = conf_mod.option('build.elements_dir')
     extra_elements_path: tuple = conf_mod.option('build.extra_elements_path')
     extra_elements: tuple = conf_mod.option('build.extra_elements')
@@ -103,17 +109,21 @@ class Request(conf_mod.FromConf):
 
 
 @dataclasses.dataclass(frozen=True)
-class Plan:
+class BasePlan:
+    """The DIB build every image of one OS, release and agent starts from.
+
+    Raw, kept under [build] base_dir; no datastore element in it.
+    """
+
     request: Request
     name: str
     image_path: str
     log_path: str
     tmp_dir: str
     command: dib.Command
-    layout: str
     inputs_hash: str
     facts: dict
-    # Whose validation rules are kept beside the image.
+    # Whose validation rules are kept beside the base (every manager).
     rules_managers: tuple = ()
     # (path, text) written 0600 when the build starts, removed with
     # tmp_dir: what must reach DIB but not its environment.
@@ -121,12 +131,49 @@ class Plan:
 
     @property
     def partial_base(self):
-        return os.path.join(self.request.output_dir,
+        return os.path.join(os.path.dirname(self.image_path),
                             '.%s.partial' % self.name)
 
     @property
     def rules_export_dir(self):
         return self.partial_base + '.rules'
+
+    @property
+    def partial_image(self):
+        return self.partial_base + '.raw'
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """One image: the base, and the layer that makes it a datastore's."""
+
+    request: Request
+    name: str
+    image_path: str
+    tmp_dir: str
+    base: BasePlan
+    layout: str
+    inputs_hash: str
+    facts: dict
+    # datastore.json's content (None: the generic image) and the
+    # container archives (containers.Archive) written over the base.
+    record: dict = None
+    archives: tuple = ()
+    rules_managers: tuple = ()
+
+    @property
+    def command(self):
+        """The DIB command of the base (what --dry-run shows)."""
+        return self.base.command
+
+    @property
+    def log_path(self):
+        return self.base.log_path
+
+    @property
+    def partial_base(self):
+        return os.path.join(self.request.output_dir,
+                            '.%s.partial' % self.name)
 
     @property
     def partial_image(self):
@@ -222,6 +269,11 @@ def _pip_env(req, tmp_dir):
     return env, secrets
 
 
+def base_dir(req):
+    return os.path.abspath(req.base_dir or os.path.join(req.cache_dir,
+                                                        'bases'))
+
+
 def make_plan(req, has_vfat=None):
     """Validate the request and decide everything; run nothing."""
     elements_dir = datafiles.elements_dir(req.elements_dir)
@@ -241,6 +293,60 @@ def make_plan(req, has_vfat=None):
     archives = containers.resolve(
         req.container_archives, req.container_archive_dir,
         ver.container_image if ver else None, elements_dir)
+    if archives:
+        # The layer converts archives with the element's own library.
+        containers.load_library(elements_dir)
+    _check_writable_dir(req.output_dir, 'output directory')
+    layout = host.block_device(req.block_device, has_vfat)
+    base = _base_plan(req, cat, elements_dir, system, release, agent,
+                      layout)
+
+    name = 'trove-%s-%s-%s%s' % (system.name, release, target,
+                                 '-dev' if agent['mode'] == 'dev' else '')
+    output_dir = os.path.abspath(req.output_dir)
+    image_path = os.path.join(output_dir, '%s.%s' % (name, req.fmt))
+    record = None
+    if ver:
+        record = {'datastore': ver.datastore, 'manager': ver.manager,
+                  'version': ver.name,
+                  'version_number': ver.version_number,
+                  'container_image': ver.container_image,
+                  'validation_rules': ver.validation_rules,
+                  'element': ds.element}
+    digest = hashlib.sha256(json.dumps({
+        'base': base.inputs_hash, 'record': record, 'format': req.fmt,
+        'containers': [a.sha256 for a in archives],
+        'layer': layer.LAYER_FORMAT}, sort_keys=True).encode()).hexdigest()
+    facts = dict(base.facts)
+    facts.update({
+        'name': name,
+        'image': os.path.basename(image_path),
+        'format': req.fmt,
+        'datastore': ver.datastore if ver else catalog_mod.GENERIC,
+        'datastore_version': ver.name if ver else None,
+        'version_number': ver.version_number if ver else None,
+        'manager': ver.manager if ver else None,
+        'container_image': ver.container_image if ver else None,
+        'validation_rules': ver.validation_rules if ver else None,
+        'elements': base.facts['elements'] + ([ds.element] if ds else []),
+        'inputs_hash': digest,
+        'container_images': [a.record() for a in archives],
+        'base': {'name': base.name, 'inputs_hash': base.inputs_hash},
+    })
+    return Plan(request=req, name=name, image_path=image_path,
+                tmp_dir=os.path.join(os.path.abspath(req.work_dir), name),
+                base=base, layout=layout, inputs_hash=digest, facts=facts,
+                record=record, archives=archives,
+                rules_managers=_rules_managers(cat, ver))
+
+
+def _base_plan(req, cat, elements_dir, system, release, agent, layout):
+    """The DIB build of the base; its hash leaves datastores out.
+
+    The datastore elements (and trove-datastore, which only they use)
+    are not in the base, so editing one datastore.yaml rebuilds that
+    datastore's layers only.
+    """
     for path in req.extra_elements_path:
         if not os.path.isdir(path):
             raise errors.InputError('element directory not found: %s'
@@ -249,21 +355,15 @@ def make_plan(req, has_vfat=None):
     if bad:
         raise errors.InputError('[dib] extra_env accepts DIB_* only, not %s'
                                 % ', '.join(bad))
-    _check_writable_dir(req.output_dir, 'output directory')
     constraints = datafiles.constraints_file(req.constraints)
-    layout = host.block_device(req.block_device, has_vfat)
-
-    name = 'trove-%s-%s-%s%s' % (system.name, release, target,
-                                 '-dev' if agent['mode'] == 'dev' else '')
-    output_dir = os.path.abspath(req.output_dir)
-    image_path = os.path.join(output_dir, '%s.%s' % (name, req.fmt))
+    name = 'trove-%s-%s-base%s' % (system.name, release,
+                                   '-dev' if agent['mode'] == 'dev' else '')
+    out_dir = base_dir(req)
+    image_path = os.path.join(out_dir, name + '.raw')
     tmp_dir = os.path.join(os.path.abspath(req.work_dir), name)
     elements = [system.element, 'vm', _LAYOUT_ELEMENTS[layout],
-                'trove-guest', 'trove-guest-agent', 'trove-docker']
-    if ds:
-        elements.append(ds.element)
-    if archives:
-        elements.append(containers.ELEMENT)
+                'trove-guest', 'trove-guest-agent', 'trove-docker',
+                containers.ELEMENT]
     elements += [e for e in req.extra_elements if e not in elements]
 
     env = {
@@ -287,49 +387,36 @@ def make_plan(req, has_vfat=None):
     pip_env, secrets = _pip_env(req, tmp_dir)
     env.update(pip_env)
     env['DIB_TROVE_VALIDATION_RULES_DIR'] = os.path.join(
-        output_dir, '.%s.partial.rules' % name)
-    if ver:
-        env['DIB_TROVE_DATASTORE'] = ver.datastore
-        env['DIB_TROVE_DATASTORE_VERSION'] = ver.name
-        env['DIB_TROVE_CONTAINER_IMAGE'] = ver.container_image
-    if archives:
-        env['DIB_TROVE_CONTAINER_ARCHIVES'] = ':'.join(
-            a.path for a in archives)
+        out_dir, '.%s.partial.rules' % name)
     env.update(dict(req.extra_env))
 
     dic = host.disk_image_create(req.disk_image_create)
     # DIB's helpers (dib-run-parts, dib-block-device) sit beside it.
     env['PATH'] = os.path.dirname(dic) + ':' + host.SBIN_PATH
-    argv = [dic, '-t', req.fmt, '-o', os.path.join(
-        output_dir, '.%s.partial' % name)]
+    argv = [dic, '-t', 'raw', '-o', os.path.join(out_dir,
+                                                 '.%s.partial' % name)]
     if req.image_size:
         argv += ['--image-size', str(req.image_size)]
     argv += elements
     command = dib.Command(argv=tuple(argv), env=env)
 
-    trees = {'elements': inputs.tree_hash(elements_dir),
+    layer_only = {ds.element for ds in cat.datastores.values()}
+    layer_only.add(DATASTORE_ELEMENT)
+    trees = {'elements': inputs.tree_hash(elements_dir, skip=layer_only),
              'constraints': manifest.sha256_file(constraints)}
     for i, path in enumerate(req.extra_elements_path):
         trees['extra-%d' % i] = inputs.tree_hash(path)
     if agent['mode'] == 'dev':
         trees['guest-agent'] = inputs.tree_hash(agent['source'])
-    for i, archive in enumerate(archives):
-        trees['container-%d' % i] = archive.sha256
     hashed_env = {k: v for k, v in env.items() if k not in _VOLATILE_ENV}
     version_dib = dib_version()
     digest = inputs.inputs_hash(
         elements, hashed_env, trees, version_dib,
-        extra={'format': req.fmt, 'image_size': req.image_size})
+        extra={'image_size': req.image_size})
     facts = {
         'name': name,
         'image': os.path.basename(image_path),
-        'format': req.fmt,
-        'datastore': ver.datastore if ver else catalog_mod.GENERIC,
-        'datastore_version': ver.name if ver else None,
-        'version_number': ver.version_number if ver else None,
-        'manager': ver.manager if ver else None,
-        'container_image': ver.container_image if ver else None,
-        'validation_rules': ver.validation_rules if ver else None,
+        'format': 'raw',
         'os': system.name,
         'release': release,
         'block_device': layout,
@@ -338,13 +425,12 @@ def make_plan(req, has_vfat=None):
         'elements': elements,
         'elements_hash': trees['elements'],
         'inputs_hash': digest,
-        'container_images': [a.record() for a in archives],
     }
-    return Plan(request=req, name=name, image_path=image_path,
-                log_path=os.path.join(output_dir, name + '.log'),
-                tmp_dir=tmp_dir, command=command, layout=layout,
-                inputs_hash=digest, facts=facts, secrets=secrets,
-                rules_managers=_rules_managers(cat, ver))
+    return BasePlan(request=req, name=name, image_path=image_path,
+                    log_path=os.path.join(out_dir, name + '.log'),
+                    tmp_dir=tmp_dir, command=command, inputs_hash=digest,
+                    facts=facts, secrets=secrets,
+                    rules_managers=_rules_managers(cat, None))
 
 
 def _rules_managers(cat, ver):
@@ -453,7 +539,10 @@ def _packages(plan):
 
 
 def execute(plan, force=False, progress=None, builder_version=None):
-    """Build plan's image unless an identical one is already there."""
+    """Build plan's image unless an identical one is already there.
+
+    force rebuilds the base too.
+    """
     say = progress or (lambda msg: None)
     if not force:
         hit = cached_result(plan)
@@ -462,66 +551,187 @@ def execute(plan, force=False, progress=None, builder_version=None):
     host.require_root()
     host.check_build_host(plan.layout)
     req = plan.request
-    for path in (req.output_dir, req.work_dir, req.cache_dir):
+    for path in (req.output_dir, req.work_dir, req.cache_dir,
+                 os.path.dirname(plan.base.image_path)):
         os.makedirs(path, exist_ok=True)
-    with lock.TargetLock(req.output_dir, plan.name), \
-            lock.SharedCacheLock(req.cache_dir, on_wait=lambda pid: say(
-                'waiting for another build using %s (pid %s)'
-                % (req.cache_dir, pid)),
-                wait_timeout=req.cache_lock_timeout):
+    with lock.TargetLock(req.output_dir, plan.name):
         if not force:
             # Another build may have finished while we waited.
             hit = cached_result(plan)
             if hit:
                 return hit
-        # Leftovers of a build that was killed outright.
         _release_tmp(plan)
         _remove_partials(plan)
         os.makedirs(plan.tmp_dir)
-        for path, text in plan.secrets:
-            _write_private(path, text)
-        started = time.monotonic()
-        say('building %s; log: %s' % (plan.name, plan.log_path))
-        with imagefile.open_private(plan.log_path, 'w'):
-            pass  # a fresh log per build
         try:
-            plan.command.run(
-                plan.log_path, stop_timeout=req.stop_timeout,
-                timeout=req.timeout,
-                on_phase=lambda phase: say('[%4ds] %s' % (
-                    time.monotonic() - started, phase)))
-            if not os.path.isfile(plan.partial_image):
-                raise errors.BuildFailed(
-                    'DIB finished but wrote no image %s; log: %s'
-                    % (plan.partial_image, plan.log_path))
-            info = imagefile.info(plan.partial_image, errors.BuildFailed)
-            if info.get('format') != req.fmt:
-                raise errors.BuildFailed(
-                    'DIB wrote a %s image, expected %s'
-                    % (info.get('format'), req.fmt))
-            data = dict(plan.facts)
-            data.update(
-                sha256=manifest.sha256_file(plan.partial_image),
-                size=os.path.getsize(plan.partial_image),
-                virtual_size=info.get('virtual-size'),
-                packages=_packages(plan),
-                build_seconds=round(time.monotonic() - started, 1),
-                built_at=datetime.datetime.now(
-                    datetime.timezone.utc).isoformat(timespec='seconds'),
-                builder_version=builder_version,
-                log=plan.log_path)
-            with open(plan.partial_image, 'rb') as f:
-                os.fsync(f.fileno())
-                os.fchmod(f.fileno(), imagefile.FILE_MODE)
-            os.replace(plan.partial_image, plan.image_path)
-            data['fingerprint'] = settled_fingerprint(plan.image_path)
-            data[rules_mod.MANIFEST_KEY] = keep_rules(plan, say)
-            manifest_path = manifest.write(plan.image_path, data)
+            data = _make_layer(plan, force, say, builder_version)
         except BaseException:
             _cleanup(plan, quiet=True)  # keep the original error
             raise
         _cleanup(plan)
-    return Result(plan.image_path, manifest_path, data, cached=False)
+    return Result(plan.image_path, manifest.path_for(plan.image_path),
+                  data, cached=False)
+
+
+def _base_lock(base, say):
+    """Builds needing one base take turns: it is built once, then read."""
+    req = base.request
+    path = os.path.join(os.path.dirname(base.image_path),
+                        '.%s.lock' % base.name)
+    return lock.Lock(
+        path, lambda pid: say('waiting for another build using the base '
+                              '%s (pid %s)' % (base.name, pid)),
+        req.cache_lock_timeout, lock.refuse(
+            'another build held the base %s for more than %d seconds; '
+            'gave up waiting ([build] cache_lock_timeout)'
+            % (base.name, req.cache_lock_timeout)))
+
+
+def _copy_base(plan, work_image, force, say, builder_version):
+    """The base (built when needed) copied to work_image; its manifest.
+
+    A base that does not match its recorded sha256 is rebuilt, once.
+    """
+    base = plan.base
+    with _base_lock(base, say):
+        for attempt in range(2):
+            hit = None if force or attempt else cached_result(base)
+            if hit:
+                say('base %s is up to date' % base.name)
+                data = hit.manifest
+            else:
+                data = _build_base(base, say, builder_version)
+            started = time.monotonic()
+            if layer.copy_checked(base.image_path, work_image,
+                                  data['sha256']):
+                say('copied the base in %.1fs' % (time.monotonic()
+                                                  - started))
+                return data
+            os.unlink(work_image)
+            say('the base %s does not match the sha256 in its manifest; '
+                'rebuilding it' % base.image_path)
+    raise errors.BuildFailed('the base %s was rebuilt but does not match '
+                             'its own sha256; is the disk failing?'
+                             % base.image_path)
+
+
+def _make_layer(plan, force, say, builder_version):
+    req = plan.request
+    started = time.monotonic()
+    work_image = os.path.join(plan.tmp_dir, 'base.raw')
+    base_data = _copy_base(plan, work_image, force, say, builder_version)
+    layer_started = time.monotonic()
+    say('writing the %s layer' % plan.name)
+    lib = containers.load_library(
+        datafiles.elements_dir(req.elements_dir)) if plan.archives else None
+    layer.write_layer(work_image, os.path.join(plan.tmp_dir, 'root'),
+                      plan.record, plan.archives, lib)
+    if req.fmt == 'raw':
+        shutil.move(work_image, plan.partial_image)
+    else:
+        say('converting to %s' % req.fmt)
+        layer.convert(work_image, plan.partial_image, req.fmt)
+    info = imagefile.info(plan.partial_image, errors.BuildFailed)
+    if info.get('format') != req.fmt:
+        raise errors.BuildFailed('the layer is a %s image, expected %s'
+                                 % (info.get('format'), req.fmt))
+    data = dict(plan.facts)
+    data['base'] = dict(data['base'], sha256=base_data['sha256'],
+                        build_seconds=base_data.get('build_seconds'),
+                        built_at=base_data.get('built_at'))
+    data.update(
+        sha256=manifest.sha256_file(plan.partial_image),
+        size=os.path.getsize(plan.partial_image),
+        virtual_size=info.get('virtual-size'),
+        packages=base_data.get('packages', {}),
+        layer_seconds=round(time.monotonic() - layer_started, 1),
+        build_seconds=round(time.monotonic() - started, 1),
+        built_at=datetime.datetime.now(
+            datetime.timezone.utc).isoformat(timespec='seconds'),
+        builder_version=builder_version,
+        log=plan.base.log_path)
+    with open(plan.partial_image, 'rb') as f:
+        os.fsync(f.fileno())
+        os.fchmod(f.fileno(), imagefile.FILE_MODE)
+    os.replace(plan.partial_image, plan.image_path)
+    data['fingerprint'] = settled_fingerprint(plan.image_path)
+    data[rules_mod.MANIFEST_KEY] = _layer_rules(plan, base_data, say)
+    manifest.write(plan.image_path, data)
+    return data
+
+
+def _layer_rules(plan, base_data, say):
+    """The base's validation rules kept for the image's own managers."""
+    kept = base_data.get(rules_mod.MANIFEST_KEY) or {}
+    sources, missing = {}, []
+    for manager in plan.rules_managers:
+        path = rules_mod.for_image(plan.base.image_path, base_data, manager)
+        if path:
+            sources[manager] = (path, kept['files'][manager]['from'])
+        else:
+            missing.append(manager)
+    if missing and plan.record:
+        say('no validation rules for %s in the image\'s trove %s: load '
+            'registers no configuration parameters for it'
+            % (', '.join(missing), kept.get('trove_version') or
+               '(unknown)'))
+    return rules_mod.keep(plan.image_path, sources,
+                          kept.get('trove_version'))
+
+
+def _build_base(base, say, builder_version):
+    """DIB builds the base (the caller holds its lock); its manifest."""
+    req = base.request
+    with lock.SharedCacheLock(req.cache_dir, on_wait=lambda pid: say(
+            'waiting for another build using %s (pid %s)'
+            % (req.cache_dir, pid)), wait_timeout=req.cache_lock_timeout):
+        # Leftovers of a build that was killed outright.
+        _release_tmp(base)
+        _remove_partials(base)
+        os.makedirs(base.tmp_dir)
+        for path, text in base.secrets:
+            _write_private(path, text)
+        started = time.monotonic()
+        say('building the base %s; log: %s' % (base.name, base.log_path))
+        with imagefile.open_private(base.log_path, 'w'):
+            pass  # a fresh log per build
+        try:
+            base.command.run(
+                base.log_path, stop_timeout=req.stop_timeout,
+                timeout=req.timeout,
+                on_phase=lambda phase: say('[%4ds] %s' % (
+                    time.monotonic() - started, phase)))
+            if not os.path.isfile(base.partial_image):
+                raise errors.BuildFailed(
+                    'DIB finished but wrote no image %s; log: %s'
+                    % (base.partial_image, base.log_path))
+            info = imagefile.info(base.partial_image, errors.BuildFailed)
+            if info.get('format') != 'raw':
+                raise errors.BuildFailed('DIB wrote a %s image, expected '
+                                         'raw' % info.get('format'))
+            data = dict(base.facts)
+            data.update(
+                sha256=manifest.sha256_file(base.partial_image),
+                size=os.path.getsize(base.partial_image),
+                virtual_size=info.get('virtual-size'),
+                packages=_packages(base),
+                build_seconds=round(time.monotonic() - started, 1),
+                built_at=datetime.datetime.now(
+                    datetime.timezone.utc).isoformat(timespec='seconds'),
+                builder_version=builder_version,
+                log=base.log_path)
+            with open(base.partial_image, 'rb') as f:
+                os.fsync(f.fileno())
+                os.fchmod(f.fileno(), imagefile.FILE_MODE)
+            os.replace(base.partial_image, base.image_path)
+            data['fingerprint'] = settled_fingerprint(base.image_path)
+            data[rules_mod.MANIFEST_KEY] = keep_rules(base, say)
+            manifest.write(base.image_path, data)
+        except BaseException:
+            _cleanup(base, quiet=True)  # keep the original error
+            raise
+        _cleanup(base)
+    return data
 
 
 def _write_private(path, text):

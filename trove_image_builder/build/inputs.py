@@ -28,12 +28,17 @@ SKIP_DIRS = {'.git', '.tox', '__pycache__', '.stestr', '.venv', 'build',
 SKIP_SUFFIXES = ('.pyc', '.pyo', '.swp')
 
 
-def tree_hash(root):
-    """sha256 over relative paths, modes and contents of a file tree."""
+def tree_hash(root, skip=()):
+    """sha256 over relative paths, modes and contents of a file tree.
+
+    skip: names of top-level directories left out.
+    """
     digest = hashlib.sha256()
     for dirpath, dirnames, filenames in os.walk(root):
+        top = dirpath == root
         dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS
-                             and not d.endswith('.egg-info'))
+                             and not d.endswith('.egg-info')
+                             and not (top and d in skip))
         for name in sorted(filenames):
             if name.endswith(SKIP_SUFFIXES):
                 continue

@@ -12,6 +12,8 @@
 
 """`build`: one image for a datastore version (or the generic one)."""
 
+import os
+
 from cliff import show
 
 from trove_image_builder import build
@@ -21,7 +23,8 @@ from trove_image_builder import redact
 from trove_image_builder import version
 
 SHOWN = ('image', 'datastore', 'datastore_version', 'os', 'release',
-         'format', 'size', 'sha256', 'build_seconds', 'cached', 'manifest')
+         'format', 'size', 'sha256', 'build_seconds', 'cached', 'manifest',
+         'base')
 
 
 class Build(show.ShowOne):
@@ -67,8 +70,9 @@ class Build(show.ShowOne):
                                  'image; docker loads it before the guest '
                                  'agent starts (repeatable).')
         parser.add_argument('--dry-run', action='store_true',
-                            help='Print the disk-image-create command and '
-                                 'its DIB_* variables, build nothing.')
+                            help='Print the base\'s disk-image-create '
+                                 'command, its DIB_* variables and what is '
+                                 'written over the base; build nothing.')
         parser.add_argument('--force', action='store_true',
                             help='Rebuild even when the image is up to '
                                  'date.')
@@ -93,6 +97,14 @@ class Build(show.ShowOne):
                     self.app.stdout.write(
                         '# %s=%s\n' % (key, redact.url(value)))
             self.app.stdout.write(plan.command.shell() + '\n')
+            self.app.stdout.write('# then %s: the base %s%s%s\n' % (
+                plan.image_path, plan.base.image_path,
+                ' + datastore.json (%s %s, container image %s)' % (
+                    plan.record['datastore'], plan.record['version'],
+                    plan.record['container_image'])
+                if plan.record else '',
+                ''.join(' + %s' % os.path.basename(a.path)
+                        for a in plan.archives)))
             raise SystemExit(0)
         out = common.Output(self.app)
         try:

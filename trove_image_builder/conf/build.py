@@ -40,6 +40,13 @@ OPTS = [
     cfg.StrOpt('cache_dir', default='/var/cache/trove-image-builder',
                help='DIB image cache (debootstrap tarballs, downloads); '
                     'kept between builds.'),
+    cfg.StrOpt('base_dir',
+               help='Where the shared base images are kept (one per OS, '
+                    'release and guest agent; every datastore image is '
+                    'made from one). Default: <cache_dir>/bases.'),
+    cfg.IntOpt('jobs', default=0, min=0,
+               help='Images made at once from a shared base (deploy of '
+                    'several datastore versions). 0: one per CPU core.'),
     cfg.IntOpt('cache_lock_timeout', default=10800, min=0,
                help='Seconds a build waits for another one using the same '
                     'cache_dir before it gives up (exit code 5).'),

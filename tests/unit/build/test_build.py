@@ -12,6 +12,7 @@
 
 import json
 import os
+import shutil
 from unittest import mock
 
 import fixtures
@@ -51,18 +52,21 @@ class TestPlan(PlanTestBase):
         self.assertEqual('trove-debian-bookworm-mariadb-10.11', plan.name)
         self.assertEqual(os.path.join(self.out, plan.name + '.qcow2'),
                          plan.image_path)
+        bases = os.path.join(self.tmp, 'cache', 'bases')
+        self.assertEqual(os.path.join(bases, 'trove-debian-bookworm-base.raw'),
+                         plan.base.image_path)
+        # DIB builds the base, raw, without the datastore element.
         argv = list(plan.command.argv)
-        self.assertEqual(['-t', 'qcow2', '-o',
-                          os.path.join(self.out, '.%s.partial' % plan.name)],
-                         argv[1:5])
+        self.assertEqual(['-t', 'raw', '-o', os.path.join(
+            bases, '.trove-debian-bookworm-base.partial')], argv[1:5])
         self.assertEqual(['debian-minimal', 'vm', 'block-device-mbr',
                           'trove-guest', 'trove-guest-agent', 'trove-docker',
-                          'trove-mariadb'], argv[5:])
+                          'trove-container-images'], argv[5:])
         env = plan.command.env
         self.assertEqual('bookworm', env['DIB_RELEASE'])
-        self.assertEqual('mariadb', env['DIB_TROVE_DATASTORE'])
-        self.assertEqual('10.11', env['DIB_TROVE_DATASTORE_VERSION'])
-        self.assertEqual('mariadb:10.11', env['DIB_TROVE_CONTAINER_IMAGE'])
+        for key in ('DIB_TROVE_DATASTORE', 'DIB_TROVE_DATASTORE_VERSION',
+                    'DIB_TROVE_CONTAINER_IMAGE'):
+            self.assertNotIn(key, env)
         self.assertEqual('26.0.0', env['DIB_TROVE_GUEST_AGENT_VERSION'])
         self.assertEqual('http://mirror.example/debian',
                          env['DIB_DISTRIBUTION_MIRROR'])
@@ -72,6 +76,32 @@ class TestPlan(PlanTestBase):
         self.assertEqual('1', env['DIB_DEBIAN_USE_DEBOOTSTRAP_CACHE'])
         self.assertEqual(self.elements, env['ELEMENTS_PATH'])
         self.assertNotIn('DIB_TROVE_GUEST_AGENT_SOURCE', env)
+        # The layer writes what the datastore element used to.
+        self.assertEqual({'datastore': 'mariadb', 'manager': 'mariadb',
+                          'version': '10.11', 'version_number': '10.11.10',
+                          'container_image': 'mariadb:10.11',
+                          'validation_rules':
+                              'trove:templates/mariadb/rules.json',
+                          'element': 'trove-mariadb'}, plan.record)
+        self.assertEqual({'name': 'trove-debian-bookworm-base',
+                          'inputs_hash': plan.base.inputs_hash},
+                         plan.facts['base'])
+        self.assertEqual('trove-mariadb', plan.facts['elements'][-1])
+
+    def test_every_datastore_version_shares_one_base(self):
+        plans = [self.plan(), self.plan(version='11.4'),
+                 self.plan(datastore='generic')]
+        self.assertEqual(1, len({(p.base.inputs_hash, p.base.image_path,
+                                  p.base.command.argv) for p in plans}))
+        self.assertEqual(3, len({p.inputs_hash for p in plans}))
+        self.assertEqual(3, len({p.image_path for p in plans}))
+
+    def test_base_dir_option(self):
+        plan = self.plan(base_dir=os.path.join(self.tmp, 'b'))
+        self.assertEqual(os.path.join(self.tmp, 'b'),
+                         os.path.dirname(plan.base.image_path))
+        self.assertEqual(self.plan().base.inputs_hash,
+                         plan.base.inputs_hash)
 
     def test_environ_not_modified(self):
         before = dict(os.environ)
@@ -82,7 +112,8 @@ class TestPlan(PlanTestBase):
         plan = self.plan(datastore='generic')
         self.assertEqual('trove-debian-bookworm-generic', plan.name)
         self.assertNotIn('trove-mariadb', plan.command.argv)
-        self.assertNotIn('DIB_TROVE_DATASTORE', plan.command.env)
+        self.assertNotIn('trove-mariadb', plan.facts['elements'])
+        self.assertIsNone(plan.record)
         self.assertEqual('generic', plan.facts['datastore'])
 
     def test_version_os_release_size_format(self):
@@ -95,6 +126,7 @@ class TestPlan(PlanTestBase):
         self.assertEqual('4', plan.command.argv[
             plan.command.argv.index('--image-size') + 1])
         self.assertTrue(plan.image_path.endswith('.raw'))
+        self.assertEqual('trove-ubuntu-noble-base', plan.base.name)
         self.assertEqual('http://mirror.example/ubuntu',
                          plan.command.env['DIB_DISTRIBUTION_MIRROR'])
         self.assertNotIn('DIB_DEBIAN_SECURITY_MIRROR', plan.command.env)
@@ -114,6 +146,7 @@ class TestPlan(PlanTestBase):
                          plan.command.env['DIB_TROVE_GUEST_AGENT_SOURCE'])
         self.assertNotIn('DIB_TROVE_GUEST_AGENT_VERSION', plan.command.env)
         self.assertTrue(plan.name.endswith('-dev'))
+        self.assertTrue(plan.base.name.endswith('-base-dev'))
         self.assertEqual('dev', plan.facts['guest_agent']['mode'])
 
     def test_dev_mode_errors(self):
@@ -173,6 +206,37 @@ class TestPlan(PlanTestBase):
         base.write(os.path.join(self.elements, 'trove-guest', 'x'), 'new')
         self.assertNotEqual(h, self.plan().inputs_hash)
 
+    def test_a_datastore_change_rebuilds_only_its_layers(self):
+        before = {v: self.plan(version=v) for v in ('10.11', '11.4')}
+        generic = self.plan(datastore='generic')
+        data_file = os.path.join(self.elements, 'trove-mariadb',
+                                 'datastore.yaml')
+        with open(data_file) as f:
+            text = f.read()
+        base.write(data_file, text.replace('11.4.4', '11.4.6'))
+        after = {v: self.plan(version=v) for v in ('10.11', '11.4')}
+        # One base for all, untouched; only 11.4's record changed.
+        self.assertEqual(generic.base.inputs_hash,
+                         after['11.4'].base.inputs_hash)
+        self.assertEqual(before['10.11'].inputs_hash,
+                         after['10.11'].inputs_hash)
+        self.assertNotEqual(before['11.4'].inputs_hash,
+                            after['11.4'].inputs_hash)
+        self.assertEqual(generic.inputs_hash,
+                         self.plan(datastore='generic').inputs_hash)
+
+    def test_an_agent_pin_or_constraint_rebuilds_everything(self):
+        plans = [self.plan(), self.plan(datastore='generic')]
+        constraints = base.write(os.path.join(self.tmp, 'uc.txt'),
+                                 'oslo.messaging===14.0.0\n')
+        for kw in ({'guest_agent_version': '25.1.0'},
+                   {'constraints': constraints}):
+            for plan in plans:
+                other = self.plan(datastore=plan.request.datastore, **kw)
+                self.assertNotEqual(plan.base.inputs_hash,
+                                    other.base.inputs_hash)
+                self.assertNotEqual(plan.inputs_hash, other.inputs_hash)
+
     def test_pip_settings(self):
         ca = base.write(os.path.join(self.tmp, 'ca.pem'), 'x')
         env = self.plan(pip_index_url='https://pypi.example/simple',
@@ -195,9 +259,9 @@ class TestPlan(PlanTestBase):
             env = plan.command.env
             self.assertNotIn('s3cret', json.dumps(env))
             self.assertNotIn('s3cret', plan.command.shell())
-            path = os.path.join(plan.tmp_dir, build.PIP_INDEX_FILE)
+            path = os.path.join(plan.base.tmp_dir, build.PIP_INDEX_FILE)
             self.assertEqual(path, env['DIB_TROVE_PIP_INDEX_FILE'])
-            self.assertEqual(((path, index),), plan.secrets)
+            self.assertEqual(((path, index),), plan.base.secrets)
             self.assertNotIn('DIB_TROVE_PIP_INDEX_URL', env)
 
     def test_staged_index_file_is_private_and_removed(self):
@@ -222,6 +286,7 @@ class TestPlan(PlanTestBase):
         self.assertIn('mode 600 owner %d\nfile has it\n0\n' % os.getuid(),
                       log)
         self.assertNotIn('s3cret', log)
+        self.assertFalse(os.path.exists(plan.base.tmp_dir))
         self.assertFalse(os.path.exists(plan.tmp_dir))
         self.assertEqual(0o640, os.stat(plan.log_path).st_mode & 0o777)
 
@@ -319,7 +384,7 @@ class TestKeepRules(PlanTestBase):
 
     def _fake_dib(self, plan, exported):
         def run(command, log_path, **kwargs):
-            with open(plan.partial_image, 'wb') as f:
+            with open(plan.base.partial_image, 'wb') as f:
                 f.write(b'image-bytes')
             # What the element's cleanup.d step leaves for the build.
             out = command.env['DIB_TROVE_VALIDATION_RULES_DIR']
@@ -332,8 +397,13 @@ class TestKeepRules(PlanTestBase):
         with mock.patch.object(build.host, 'require_root'), \
                 mock.patch.object(build.host, 'check_build_host'), \
                 mock.patch.object(build.sweep, 'release'), \
-                mock.patch.object(build.imagefile, 'info',
-                                  return_value={'format': 'qcow2'}), \
+                mock.patch.object(build.layer, 'write_layer'), \
+                mock.patch.object(build.layer, 'convert',
+                                  side_effect=lambda src, dst, fmt:
+                                  shutil.copyfile(src, dst)), \
+                mock.patch.object(build.imagefile, 'info', side_effect=(
+                    lambda path, error: {'format': os.path.splitext(
+                        path)[1][1:]})), \
                 mock.patch.object(build.dib.Command, 'run', autospec=True,
                                   side_effect=self._fake_dib(plan,
                                                              exported)):
@@ -369,12 +439,16 @@ class TestKeepRules(PlanTestBase):
         plan = self.plan(dev_mode=True, guest_agent_source=src)
         record = self.execute(plan, {}).manifest['validation_rules_files']
         self.assertEqual('source tree', record['files']['mariadb']['from'])
+        # The base keeps the rules of every manager, the image its own.
+        base_record = manifest.read(plan.base.image_path)[
+            'validation_rules_files']
+        self.assertEqual(['mariadb'], sorted(base_record['files']))
 
     def test_no_rules_is_said_not_fatal(self):
         plan = self.plan()
         said = []
         with mock.patch.object(build.rules_mod, 'exported',
                                return_value=({}, '26.0.0')):
-            record = build.keep_rules(plan, said.append)
+            record = build.keep_rules(plan.base, said.append)
         self.assertEqual({}, record['files'])
         self.assertIn('no validation rules for mariadb', said[0])

@@ -149,17 +149,21 @@ class TestPlanWithArchives(test_build.PlanTestBase):
         self.image_id = archives.docker_archive(self.archive, FILES,
                                                 ['tib/hello:1'])
 
-    def test_no_archives_no_element(self):
+    def test_no_archives(self):
         plan = self.plan()
-        self.assertNotIn(containers.ELEMENT, plan.command.argv)
+        # The base always has the loader; the layer adds archives to it.
+        self.assertEqual(containers.ELEMENT, plan.command.argv[-1])
         self.assertNotIn('DIB_TROVE_CONTAINER_ARCHIVES', plan.command.env)
+        self.assertEqual((), plan.archives)
         self.assertEqual([], plan.facts['container_images'])
 
     def test_explicit_archive(self):
         plan = self.plan(container_archives=(self.archive,))
-        self.assertEqual(containers.ELEMENT, plan.command.argv[-1])
-        self.assertEqual(self.archive,
-                         plan.command.env['DIB_TROVE_CONTAINER_ARCHIVES'])
+        self.assertEqual([self.archive], [a.path for a in plan.archives])
+        # One base with or without archives.
+        self.assertEqual(self.plan().base.inputs_hash,
+                         plan.base.inputs_hash)
+        self.assertNotIn('DIB_TROVE_CONTAINER_ARCHIVES', plan.command.env)
         record = plan.facts['container_images']
         self.assertEqual([{'id': self.image_id, 'tags': ['tib/hello:1']}],
                          record[0]['images'])
@@ -190,8 +194,8 @@ class TestPlanWithArchives(test_build.PlanTestBase):
         plan = self.plan(container_archive_dir=d,
                          container_archives=(self.archive, found))
         # Named twice (flag and directory): embedded once.
-        self.assertEqual([self.archive, found], plan.command.env[
-            'DIB_TROVE_CONTAINER_ARCHIVES'].split(':'))
+        self.assertEqual([self.archive, found],
+                         [a.path for a in plan.archives])
         self.assertEqual(image_id, plan.facts['container_images'][1][
             'images'][0]['id'])
         # The other version has no archive there: nothing embedded.

@@ -1,0 +1,247 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""A datastore's image from the shared base, without running DIB again.
+
+The base (OS, cloud-init, docker, the guest agent) is one raw image that
+DIB builds once per OS, release and agent. What makes it a datastore's
+image is small: /etc/trove-image-builder/datastore.json and, when asked,
+container archives for docker to load at first boot. So a layer is a
+checked copy of the base with those files written into its root
+filesystem (a loop device over the file, no partition scanning needed
+from the kernel), then converted to the output format.
+"""
+
+import contextlib
+import errno
+import hashlib
+import json
+import os
+import subprocess
+
+from trove_image_builder.build import partmap
+from trove_image_builder import errors
+from trove_image_builder import imagefile
+
+RECORD_PATH = os.path.join('etc', 'trove-image-builder', 'datastore.json')
+# Where the trove-container-images element's loader looks at first boot.
+ARCHIVE_DIR = os.path.join('var', 'lib', 'trove-container-images',
+                           'archives')
+# Bumped whenever what a layer writes changes, so old layers rebuild.
+LAYER_FORMAT = 1
+# qemu-img convert -c compresses one cluster per coroutine; eight of
+# them out of order keep every core busy (DIB's own convert uses one).
+_CONVERT_OPTIONS = {'qcow2': ('-c', '-m', '8', '-W')}
+_ZERO = bytes(imagefile.CHUNK)
+# Seconds between looks at a cancel event while a command runs.
+CANCEL_POLL = 0.5
+
+
+def _no_space(exc, path):
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return errors.BuildFailed('no space left on the device of %s'
+                                  % path)
+    return None
+
+
+def copy_checked(src, dest, expected_sha256):
+    """Copy src to a new private dest, holes kept; True if sha256 matches.
+
+    The base is hashed while it is copied (one read), so a corrupt or
+    truncated base is caught before anything is built on it.
+    """
+    digest = hashlib.sha256()
+    fd_in = os.open(src, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        size = os.fstat(fd_in).st_size
+        fd_out = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL |
+                         os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        try:
+            pos = 0
+            while pos < size:
+                try:
+                    data = os.lseek(fd_in, pos, os.SEEK_DATA)
+                except OSError as exc:
+                    if exc.errno != errno.ENXIO:  # ENXIO: only a hole left
+                        raise
+                    data = size
+                _hash_zeros(digest, data - pos)
+                if data >= size:
+                    break
+                hole = os.lseek(fd_in, data, os.SEEK_HOLE)
+                _copy_range(fd_in, fd_out, data, hole, digest)
+                pos = hole
+            os.ftruncate(fd_out, size)
+            os.fsync(fd_out)
+        finally:
+            os.close(fd_out)
+    except OSError as exc:
+        raise _no_space(exc, dest) or exc
+    finally:
+        os.close(fd_in)
+    return digest.hexdigest() == expected_sha256
+
+
+def _hash_zeros(digest, length):
+    while length > 0:
+        step = min(length, len(_ZERO))
+        digest.update(_ZERO[:step] if step < len(_ZERO) else _ZERO)
+        length -= step
+
+
+def _copy_range(fd_in, fd_out, start, end, digest):
+    pos = start
+    while pos < end:
+        block = os.pread(fd_in, min(imagefile.CHUNK, end - pos), pos)
+        if not block:
+            break
+        digest.update(block)
+        # Zero blocks inside data extents stay holes in the copy.
+        if block.count(0) != len(block):
+            os.pwrite(fd_out, block, pos)
+        pos += len(block)
+
+
+def root_partition(path):
+    """(offset, size) of the largest partition of a raw image file.
+
+    Every block-device layout the build offers (mbr, gpt, efi) puts the
+    root filesystem in its largest partition; a file without a table is
+    a bare filesystem.
+    """
+    res = subprocess.run(['partx', '-g', '-r', '-o', 'NR,START,SECTORS,TYPE',
+                          path], capture_output=True, text=True, check=False)
+    parts = partmap.parse_partx(res.stdout) if res.returncode == 0 else []
+    if not parts:
+        return 0, os.path.getsize(path)
+    best = max(parts, key=lambda p: p.size)
+    return best.start, best.size
+
+
+def _run(argv, what, cancel=None):
+    """argv's stdout; stopped (Interrupted) as soon as cancel is set.
+
+    Layers run in worker threads, which no signal reaches: the thread
+    that gets SIGINT sets cancel instead.
+    """
+    with subprocess.Popen(argv, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True,
+                          stdin=subprocess.DEVNULL) as proc:
+        while True:
+            try:
+                out, err = proc.communicate(timeout=CANCEL_POLL)
+                break
+            except subprocess.TimeoutExpired:
+                if cancel is not None and cancel.is_set():
+                    proc.kill()
+                    proc.communicate()
+                    raise errors.Interrupted('%s: cancelled' % what)
+    if proc.returncode != 0:
+        raise errors.BuildFailed('%s failed: %s'
+                                 % (what, imagefile.last_line(err)))
+    return out.strip()
+
+
+@contextlib.contextmanager
+def mounted(image, mount_dir):
+    """The image's root filesystem mounted read-write at mount_dir."""
+    offset, size = root_partition(image)
+    loop = _run(['losetup', '--find', '--show', '--offset', str(offset),
+                 '--sizelimit', str(size), image], 'attaching %s' % image)
+    try:
+        os.makedirs(mount_dir, mode=0o700, exist_ok=True)
+        _run(['mount', '-o', 'nodev,nosuid', loop, mount_dir],
+             'mounting the root filesystem of %s' % image)
+        try:
+            if not os.path.isdir(os.path.join(mount_dir, 'etc')):
+                raise errors.BuildFailed('the base %s has no root '
+                                         'filesystem in its largest '
+                                         'partition' % image)
+            yield mount_dir
+        finally:
+            _run(['umount', mount_dir], 'unmounting %s' % mount_dir)
+    finally:
+        partmap.release_file(image)
+
+
+def _inside(root, rel):
+    """root/rel, refusing any path a symlink in the base leads outside."""
+    path = os.path.join(root, rel)
+    parent = os.path.realpath(os.path.dirname(path))
+    if parent != root and not parent.startswith(root + os.sep):
+        raise errors.BuildFailed('%s leads outside the image' % rel)
+    return path
+
+
+def write_record(root, record):
+    """/etc/trove-image-builder/datastore.json, as the element wrote it."""
+    root = os.path.realpath(root)
+    path = _inside(root, RECORD_PATH)
+    os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
+    text = json.dumps(record, indent=2, sort_keys=True) + '\n'
+    _write_new(path, text.encode(), 0o644)
+
+
+def write_archives(root, archives, lib):
+    """Each archive as a docker-archive tar the first-boot loader reads.
+
+    lib is the trove-container-images element's library, the same code
+    that converts archives in a DIB build.
+    """
+    root = os.path.realpath(root)
+    dest_dir = _inside(root, os.path.join(ARCHIVE_DIR, 'x'))
+    dest_dir = os.path.dirname(dest_dir)
+    os.makedirs(dest_dir, mode=0o700, exist_ok=True)
+    names = []
+    for n, archive in enumerate(archives, 1):
+        name = os.path.basename(archive.path)
+        for suffix in ('.gz', '.tgz', '.tar'):
+            if name.endswith(suffix):
+                name = name[:-len(suffix)]
+        target = os.path.join(dest_dir, '%02d-%s.tar' % (n, name))
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL |
+                     os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, 'wb') as out:
+            lib.write_docker_archive(archive.path, out)
+        names.append(os.path.basename(target))
+    return names
+
+
+def _write_new(path, data, mode):
+    tmp = path + '.tib-tmp'
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC |
+                 os.O_NOFOLLOW, mode)
+    with os.fdopen(fd, 'wb') as f:
+        f.write(data)
+    os.chmod(tmp, mode)
+    os.replace(tmp, path)
+
+
+def convert(raw, dest, fmt, cancel=None):
+    """raw -> dest in fmt (qcow2 compressed, like DIB's own output)."""
+    argv = ['qemu-img', 'convert', '-f', 'raw', '-O', fmt]
+    argv += _CONVERT_OPTIONS.get(fmt, ())
+    _run(argv + [raw, dest], 'converting %s to %s' % (raw, fmt), cancel)
+
+
+def write_layer(work_image, mount_dir, record, archives, lib):
+    """Write the datastore's files into work_image; disk full: exit 4."""
+    try:
+        with mounted(work_image, mount_dir) as root:
+            if record:
+                write_record(root, record)
+            if archives:
+                write_archives(root, archives, lib)
+    except OSError as exc:
+        raise _no_space(exc, work_image) or errors.BuildFailed(
+            'writing the datastore layer into %s failed: %s'
+            % (work_image, exc))
