@@ -17,6 +17,7 @@ build executes it. The image appears at its final path only complete,
 with its manifest beside it.
 """
 
+from concurrent import futures
 import dataclasses
 import datetime
 import glob
@@ -27,6 +28,7 @@ import logging
 import os
 import shutil
 import subprocess
+import threading
 import time
 
 from trove_image_builder.build import containers
@@ -538,10 +540,12 @@ def _packages(plan):
     return packages
 
 
-def execute(plan, force=False, progress=None, builder_version=None):
+def execute(plan, force=False, progress=None, builder_version=None,
+            rebuild_base=None, cancel=None):
     """Build plan's image unless an identical one is already there.
 
-    force rebuilds the base too.
+    force rebuilds the base too, unless rebuild_base says otherwise;
+    cancel (a threading.Event) stops a layer running in a worker thread.
     """
     say = progress or (lambda msg: None)
     if not force:
@@ -564,13 +568,69 @@ def execute(plan, force=False, progress=None, builder_version=None):
         _remove_partials(plan)
         os.makedirs(plan.tmp_dir)
         try:
-            data = _make_layer(plan, force, say, builder_version)
+            data = _make_layer(plan, force if rebuild_base is None
+                               else rebuild_base, say, builder_version,
+                               cancel)
         except BaseException:
             _cleanup(plan, quiet=True)  # keep the original error
             raise
         _cleanup(plan)
     return Result(plan.image_path, manifest.path_for(plan.image_path),
                   data, cached=False)
+
+
+def execute_all(plans, jobs=0, force=False, progress=None,
+                builder_version=None):
+    """Results of several plans: each base built once, then the layers.
+
+    Up to jobs layers at once (0: one per core); each job's progress
+    lines carry its image's name. Results come in plans' order.
+    """
+    say = progress or (lambda msg: None)
+    results, pending, bases = [None] * len(plans), [], set()
+    for i, plan in enumerate(plans):
+        hit = None if force else cached_result(plan)
+        if hit:
+            results[i] = hit
+            continue
+        pending.append(i)
+        if plan.base.image_path not in bases:
+            bases.add(plan.base.image_path)
+            ensure_base(plan, force, say, builder_version)
+    cancel = threading.Event()
+    pool = futures.ThreadPoolExecutor(
+        max_workers=min(jobs or os.cpu_count() or 1, len(pending) or 1))
+    try:
+        running = {pool.submit(
+            execute, plans[i], force=force, rebuild_base=False,
+            progress=lambda msg, name=plans[i].name: say(
+                '[%s] %s' % (name, msg)),
+            builder_version=builder_version, cancel=cancel): i
+            for i in pending}
+        for done in futures.as_completed(running):
+            results[running[done]] = done.result()
+    except BaseException:
+        # Stop the others and let them clean up before going on.
+        cancel.set()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+    return results
+
+
+def ensure_base(plan, force, say, builder_version):
+    """plan's base, built unless up to date (or force); its manifest."""
+    host.require_root()
+    host.check_build_host(plan.layout)
+    base = plan.base
+    for path in (plan.request.cache_dir, os.path.dirname(base.image_path)):
+        os.makedirs(path, exist_ok=True)
+    with _base_lock(base, say):
+        hit = None if force else cached_result(base)
+        if hit:
+            say('base %s is up to date' % base.name)
+            return hit.manifest
+        return _build_base(base, say, builder_version)
 
 
 def _base_lock(base, say):
@@ -615,11 +675,12 @@ def _copy_base(plan, work_image, force, say, builder_version):
                              % base.image_path)
 
 
-def _make_layer(plan, force, say, builder_version):
+def _make_layer(plan, rebuild_base, say, builder_version, cancel):
     req = plan.request
     started = time.monotonic()
     work_image = os.path.join(plan.tmp_dir, 'base.raw')
-    base_data = _copy_base(plan, work_image, force, say, builder_version)
+    base_data = _copy_base(plan, work_image, rebuild_base, say,
+                           builder_version)
     layer_started = time.monotonic()
     say('writing the %s layer' % plan.name)
     lib = containers.load_library(
@@ -630,7 +691,7 @@ def _make_layer(plan, force, say, builder_version):
         shutil.move(work_image, plan.partial_image)
     else:
         say('converting to %s' % req.fmt)
-        layer.convert(work_image, plan.partial_image, req.fmt)
+        layer.convert(work_image, plan.partial_image, req.fmt, cancel)
     info = imagefile.info(plan.partial_image, errors.BuildFailed)
     if info.get('format') != req.fmt:
         raise errors.BuildFailed('the layer is a %s image, expected %s'

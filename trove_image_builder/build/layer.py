@@ -133,18 +133,22 @@ def _run(argv, what, cancel=None):
     Layers run in worker threads, which no signal reaches: the thread
     that gets SIGINT sets cancel instead.
     """
-    with subprocess.Popen(argv, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, text=True,
-                          stdin=subprocess.DEVNULL) as proc:
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True,
+                            stdin=subprocess.DEVNULL)
+    try:
         while True:
             try:
                 out, err = proc.communicate(timeout=CANCEL_POLL)
                 break
             except subprocess.TimeoutExpired:
                 if cancel is not None and cancel.is_set():
-                    proc.kill()
-                    proc.communicate()
                     raise errors.Interrupted('%s: cancelled' % what)
+    except BaseException:
+        # Interrupted here or cancelled: the command goes too, now.
+        proc.kill()
+        proc.communicate()
+        raise
     if proc.returncode != 0:
         raise errors.BuildFailed('%s failed: %s'
                                  % (what, imagefile.last_line(err)))

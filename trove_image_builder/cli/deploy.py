@@ -111,6 +111,9 @@ class Deploy(lister.Lister):
                                 '(--guest-agent-source).')
         build.add_argument('--guest-agent-source', metavar='PATH')
         build.add_argument('--guest-agent-version', metavar='VERSION')
+        build.add_argument('--jobs', type=int, metavar='N',
+                           help='Images made at once from their shared '
+                                'base ([build] jobs; 0: one per core).')
         build.add_argument('--force', action='store_true',
                            help='Rebuild even when up to date; deploy and '
                                 'activate images whose recorded check '
@@ -149,7 +152,7 @@ class Deploy(lister.Lister):
             download_dir=a.download_dir, registrar=a.registrar,
             activate=a.activate, flavors=_flavor_specs(a),
             glance_limit=a.glance_limit, state_file=a.state_file,
-            force_build=a.force, verify=a.verify,
+            force_build=a.force, verify=a.verify, jobs=a.jobs,
             build_flags=tuple((k, v) for k, v in build_flags.items()
                               if v is not None),
             load_flags=tuple((k, v) for k, v in load_flags.items()

@@ -65,6 +65,7 @@ class Request:
     glance_limit: bool = True
     state_file: str = None
     force_build: bool = False
+    jobs: int = None  # layers built at once; None: [build] jobs
     # none | boot | conformance: check each image before it is loaded.
     verify: str = 'none'
     build_flags: tuple = ()  # (name, value): build.Request fields
@@ -91,17 +92,17 @@ class Result:
 
 
 def _build_all(versions, req, conf, say, builder_version):
-    paths = {}
+    """One build per version: their shared base once, then the layers."""
     flags = dict(req.build_flags)
-    for ver in versions:
-        breq = build.Request.from_conf(conf, datastore=ver.datastore,
-                                       version=ver.name, **flags)
-        plan = build.make_plan(breq)
-        result = build.execute(plan, force=req.force_build, progress=say,
-                               builder_version=builder_version)
-        paths[ver] = (result.image_path,
-                      'cached build' if result.cached else 'built')
-    return paths
+    plans = [build.make_plan(build.Request.from_conf(
+        conf, datastore=ver.datastore, version=ver.name, **flags))
+        for ver in versions]
+    results = build.execute_all(
+        plans, jobs=req.jobs or conf.build.jobs, force=req.force_build,
+        progress=say, builder_version=builder_version)
+    return {ver: (result.image_path,
+                  'cached build' if result.cached else 'built')
+            for ver, result in zip(versions, results)}
 
 
 def image_files(versions, req, conf, say, builder_version=None):

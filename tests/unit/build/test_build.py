@@ -13,6 +13,8 @@
 import json
 import os
 import shutil
+import threading
+import time
 from unittest import mock
 
 import fixtures
@@ -399,7 +401,7 @@ class TestKeepRules(PlanTestBase):
                 mock.patch.object(build.sweep, 'release'), \
                 mock.patch.object(build.layer, 'write_layer'), \
                 mock.patch.object(build.layer, 'convert',
-                                  side_effect=lambda src, dst, fmt:
+                                  side_effect=lambda src, dst, fmt, cancel:
                                   shutil.copyfile(src, dst)), \
                 mock.patch.object(build.imagefile, 'info', side_effect=(
                     lambda path, error: {'format': os.path.splitext(
@@ -452,3 +454,72 @@ class TestKeepRules(PlanTestBase):
             record = build.keep_rules(plan.base, said.append)
         self.assertEqual({}, record['files'])
         self.assertIn('no validation rules for mariadb', said[0])
+
+
+class TestExecuteAll(PlanTestBase):
+    """Several images: each base once, then layers up to jobs at a time."""
+
+    def setUp(self):
+        super().setUp()
+        self.bases = []
+        self.useFixture(fixtures.MockPatchObject(
+            build, 'ensure_base', side_effect=lambda plan, *a: (
+                self.bases.append(plan.base.image_path))))
+        self.running = self.peak = 0
+        self.lock = threading.Lock()
+
+    def fake_execute(self, fail=None):
+        def execute(plan, force, rebuild_base, progress, builder_version,
+                    cancel):
+            self.assertFalse(rebuild_base)  # the base was made just before
+            with self.lock:
+                self.running += 1
+                self.peak = max(self.peak, self.running)
+            try:
+                progress('layer')
+                if plan.name == fail:
+                    raise errors.BuildFailed('broken layer')
+                if fail:
+                    # The others run until cancelled.
+                    self.assertTrue(cancel.wait(10))
+                    raise errors.Interrupted('cancelled')
+                time.sleep(0.2)
+                return plan.name
+            finally:
+                with self.lock:
+                    self.running -= 1
+        return execute
+
+    def plans(self):
+        return [self.plan(), self.plan(version='11.4'),
+                self.plan(datastore='generic')]
+
+    def test_one_base_then_layers_within_the_limit(self):
+        said = []
+        with mock.patch.object(build, 'execute',
+                               side_effect=self.fake_execute()):
+            results = build.execute_all(self.plans(), jobs=2,
+                                        progress=said.append)
+        self.assertEqual(['trove-debian-bookworm-mariadb-10.11',
+                          'trove-debian-bookworm-mariadb-11.4',
+                          'trove-debian-bookworm-generic'], results)
+        self.assertEqual([self.plans()[0].base.image_path], self.bases)
+        self.assertEqual(2, self.peak)
+        self.assertIn('[trove-debian-bookworm-generic] layer', said)
+
+    def test_a_failed_layer_cancels_the_others(self):
+        with mock.patch.object(build, 'execute', side_effect=self.fake_execute(
+                fail='trove-debian-bookworm-mariadb-11.4')):
+            e = self.assertRaises(errors.BuildFailed, build.execute_all,
+                                  self.plans(), jobs=3)
+        self.assertEqual('broken layer', str(e))
+        self.assertEqual(0, self.running)
+
+    def test_up_to_date_images_need_no_base(self):
+        plans = self.plans()
+        with mock.patch.object(build, 'cached_result',
+                               side_effect=lambda plan: 'hit'), \
+                mock.patch.object(build, 'execute') as execute:
+            self.assertEqual(['hit'] * 3, build.execute_all(plans))
+        execute.assert_not_called()
+        self.assertEqual([], self.bases)

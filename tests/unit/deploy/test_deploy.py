@@ -337,17 +337,22 @@ class TestDeploySources(DeployTestBase):
             built[(req.datastore, req.version)] = req
             return path
 
-        def execute(plan, force=False, progress=None, builder_version=None):
-            return build.Result(plan, manifest.path_for(plan),
-                                manifest.read(plan), cached=force is False)
+        def execute_all(plans, jobs=0, force=False, progress=None,
+                        builder_version=None):
+            jobs_seen.append(jobs)
+            return [build.Result(p, manifest.path_for(p), manifest.read(p),
+                                 cached=force is False) for p in plans]
 
+        jobs_seen = []
         self.useFixture(fixtures.MockPatchObject(build, 'make_plan',
                                                  side_effect=make_plan))
-        self.useFixture(fixtures.MockPatchObject(build, 'execute',
-                                                 side_effect=execute))
+        self.useFixture(fixtures.MockPatchObject(build, 'execute_all',
+                                                 side_effect=execute_all))
         result = self.deploy(image_file=None, datastores='mariadb mysql:8.0',
                              build_flags=(('dev_mode', True),
-                                          ('guest_agent_source', '/t')))
+                                          ('guest_agent_source', '/t')),
+                             jobs=3)
+        self.assertEqual([3], jobs_seen)
         self.assertEqual({('mariadb', '10.11'), ('mysql', '8.0')},
                          set(built))
         self.assertTrue(all(r.dev_mode and r.guest_agent_source == '/t'
