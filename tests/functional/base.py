@@ -130,7 +130,11 @@ class FunctionalTestCase(testtools.TestCase):
     def assertNothingLeft(self, workspace):
         self.assertEqual([], loops_over(workspace))
         self.assertEqual([], mounts_under(workspace))
-        images = os.path.join(workspace, 'images')
-        if os.path.isdir(images):
-            self.assertEqual([], [f for f in os.listdir(images)
-                                  if '.partial' in f])
+        for sub in ('images', 'bases'):
+            path = os.path.join(workspace, sub)
+            if os.path.isdir(path):
+                self.assertEqual([], [f for f in os.listdir(path)
+                                      if '.partial' in f])
+        work = os.path.join(workspace, 'work')
+        if os.path.isdir(work):
+            self.assertEqual([], os.listdir(work))

@@ -14,6 +14,7 @@
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -81,9 +82,11 @@ class TestBuild(base.FunctionalTestCase):
             f.write('#!/bin/bash\necho "tib-test: failing on purpose"\n'
                     'exit 3\n')
         os.chmod(script, 0o755)
+        # A base of its own: a failed base build rewrites the base's log.
         conf = self.config(ws, build={
             'extra_elements_path': os.path.join(ws, 'elements'),
-            'extra_elements': 'tib-test-fail'})
+            'extra_elements': 'tib-test-fail',
+            'base_dir': os.path.join(ws, 'bases')})
         proc, _t = self.run_cli(conf, 'build', 'generic')
         self.assertEqual(4, proc.returncode, proc.stderr)
         last = proc.stderr.strip().splitlines()[-1]
@@ -93,11 +96,15 @@ class TestBuild(base.FunctionalTestCase):
         self.assertNotIn('Traceback', proc.stderr)
         self.assertFalse(os.path.exists(os.path.join(
             ws, 'images', 'trove-debian-bookworm-generic.qcow2')))
+        self.assertFalse(os.path.exists(os.path.join(
+            ws, 'bases', 'trove-debian-bookworm-base.raw')))
         self.assertNothingLeft(ws)
 
     def test_interrupt_and_concurrent_build(self):
         ws = self.workspace('interrupt')
-        conf = self.config(ws)
+        # A base of its own, so that DIB runs whatever the cache holds.
+        conf = self.config(ws, build={'base_dir': os.path.join(ws,
+                                                               'bases')})
         cmd = [base.cli_path(), '--config-file', conf, 'build', 'generic']
         first = subprocess.Popen(cmd, stdout=subprocess.PIPE,
                                  stderr=subprocess.PIPE, text=True)
@@ -107,8 +114,8 @@ class TestBuild(base.FunctionalTestCase):
             # (parent and partition) and the chroot's /proc, /sys and /dev
             # in place, which is everything that must be undone.
             deadline = time.monotonic() + 900
-            log = os.path.join(ws, 'images',
-                               'trove-debian-bookworm-generic.log')
+            log = os.path.join(ws, 'bases',
+                               'trove-debian-bookworm-base.log')
             marker = 'dib-run-parts Running /tmp/in_target.d/finalise.d/'
             while time.monotonic() < deadline:
                 if os.path.exists(log) and marker in open(
@@ -137,4 +144,93 @@ class TestBuild(base.FunctionalTestCase):
         self.assertNotIn('Traceback', err)
         self.assertFalse(os.path.exists(os.path.join(
             ws, 'images', 'trove-debian-bookworm-generic.qcow2')))
+        self.assertFalse(os.path.exists(os.path.join(
+            ws, 'bases', 'trove-debian-bookworm-base.raw')))
+        self.assertNothingLeft(ws)
+
+
+class TestSharedBase(base.FunctionalTestCase):
+    """Datastore images are layers over one DIB base; exact cache rules."""
+
+    def build(self, conf, datastore):
+        proc, seconds = self.run_cli(conf, 'build', datastore, '-f', 'json')
+        self.assertEqual(0, proc.returncode, proc.stderr[-3000:])
+        result = json.loads(proc.stdout)
+        with open(result['manifest']) as f:
+            return result, json.load(f), proc.stderr, seconds
+
+    def test_datastores_share_the_base_and_rebuild_exactly(self):
+        ws = self.workspace('shared-base')
+        # A copy of the real elements, to edit one datastore.yaml below.
+        elements = os.path.join(ws, 'elements')
+        shutil.copytree(os.path.join(base.TOP, 'elements'), elements)
+        conf = self.config(ws, build={'elements_dir': elements})
+
+        first, mariadb, _err, _s = self.build(conf, 'mariadb')
+        log_mtime = os.path.getmtime(mariadb['log'])
+        result, pg, err, seconds = self.build(conf, 'postgresql')
+        self.assertFalse(result['cached'])
+        self.assertEqual(mariadb['base'], pg['base'])
+        self.assertIn('base %s is up to date' % pg['base']['name'], err)
+        self.assertNotIn('building the base', err)
+        # DIB did not run for the second datastore: the base's log is
+        # the one the first build left.
+        self.assertEqual(log_mtime, os.path.getmtime(pg['log']))
+        self.assertNotEqual(mariadb['sha256'], pg['sha256'])
+        print('second datastore from the base: %.1fs' % seconds)
+
+        # The layer's content, read from the image itself.
+        with base.mounted_root(result['image'], ws) as root:
+            with open(os.path.join(root, 'etc', 'trove-image-builder',
+                                   'datastore.json')) as f:
+                record = json.load(f)
+        self.assertEqual({'datastore': 'postgresql', 'manager': 'postgresql',
+                          'version': '16', 'version_number': '16.8',
+                          'container_image': 'postgres:16.8',
+                          'validation_rules': 'trove:templates/postgresql/'
+                                              'validation-rules.json',
+                          'element': 'trove-postgresql'}, record)
+        self.assertNothingLeft(ws)
+
+        proc, _t = self.run_cli(conf, 'verify', result['image'], '-f',
+                                'json')
+        self.assertEqual(0, proc.returncode, proc.stderr[-3000:])
+        self.assertEqual('pass', json.loads(proc.stdout)['result'])
+
+        # One datastore.yaml changes: only that datastore's image.
+        data_file = os.path.join(elements, 'trove-postgresql',
+                                 'datastore.yaml')
+        with open(data_file) as f:
+            text = f.read()
+        with open(data_file, 'w') as f:
+            f.write(text.replace('"16.8"', '"16.9"'))
+        again, _m, _e, _s = self.build(conf, 'mariadb')
+        self.assertTrue(again['cached'])
+        again, pg2, err, _s = self.build(conf, 'postgresql')
+        self.assertFalse(again['cached'])
+        self.assertEqual('16.9', pg2['version_number'])
+        self.assertEqual(pg['base'], pg2['base'])
+        self.assertNotIn('building the base', err)
+
+        # A changed agent constraint: the base and every image rebuild
+        # (in a base directory of their own: the shared one stays).
+        constraints = os.path.join(ws, 'constraints.txt')
+        shutil.copy(os.path.join(base.TOP, 'upper-constraints.txt'),
+                    constraints)
+        with open(constraints, 'a') as f:
+            f.write('# a changed constraints file\n')
+        pin = os.path.join(ws, 'pin')
+        os.makedirs(pin)
+        conf = self.config(pin, build={
+            'elements_dir': elements, 'output_dir': '%s/images' % ws,
+            'base_dir': '%s/bases' % ws},
+            guest_agent={'constraints': constraints})
+        rebuilt, m3, err, _s = self.build(conf, 'mariadb')
+        self.assertFalse(rebuilt['cached'])
+        self.assertIn('building the base', err)
+        self.assertNotEqual(mariadb['base']['inputs_hash'],
+                            m3['base']['inputs_hash'])
+        rebuilt, p3, err, _s = self.build(conf, 'postgresql')
+        self.assertFalse(rebuilt['cached'])
+        self.assertEqual(m3['base'], p3['base'])
         self.assertNothingLeft(ws)

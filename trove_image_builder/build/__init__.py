@@ -32,6 +32,7 @@ import threading
 import time
 
 from trove_image_builder.build import containers
+from trove_image_builder.build import devagent
 from trove_image_builder.build import dib
 from trove_image_builder.build import host
 from trove_image_builder.build import inputs
@@ -320,6 +321,7 @@ def make_plan(req, has_vfat=None):
         'containers': [a.sha256 for a in archives],
         'layer': layer.LAYER_FORMAT}, sort_keys=True).encode()).hexdigest()
     facts = dict(base.facts)
+    facts.pop('frame_hash')
     facts.update({
         'name': name,
         'image': os.path.basename(image_path),
@@ -409,12 +411,21 @@ def _base_plan(req, cat, elements_dir, system, release, agent, layout):
     for i, path in enumerate(req.extra_elements_path):
         trees['extra-%d' % i] = inputs.tree_hash(path)
     if agent['mode'] == 'dev':
-        trees['guest-agent'] = inputs.tree_hash(agent['source'])
+        # The agent's package apart from the rest of its tree: a change
+        # to the package alone keeps the frame (devagent's fast path).
+        trees['guest-agent'] = inputs.tree_hash(
+            agent['source'], skip={devagent.PACKAGE})
+        trees[devagent.PACKAGE_TREE] = inputs.tree_hash(
+            os.path.join(agent['source'], devagent.PACKAGE))
     hashed_env = {k: v for k, v in env.items() if k not in _VOLATILE_ENV}
     version_dib = dib_version()
     digest = inputs.inputs_hash(
         elements, hashed_env, trees, version_dib,
         extra={'image_size': req.image_size})
+    frame = inputs.inputs_hash(
+        elements, hashed_env,
+        {k: v for k, v in trees.items() if k != devagent.PACKAGE_TREE},
+        version_dib, extra={'image_size': req.image_size})
     facts = {
         'name': name,
         'image': os.path.basename(image_path),
@@ -427,6 +438,7 @@ def _base_plan(req, cat, elements_dir, system, release, agent, layout):
         'elements': elements,
         'elements_hash': trees['elements'],
         'inputs_hash': digest,
+        'frame_hash': frame if agent['mode'] == 'dev' else None,
     }
     return BasePlan(request=req, name=name, image_path=image_path,
                     log_path=os.path.join(out_dir, name + '.log'),
@@ -740,6 +752,78 @@ def _layer_rules(plan, base_data, say):
                           kept.get('trove_version'))
 
 
+def _dib_base(base, say, builder_version, started):
+    """Run DIB for the base; its manifest (not yet written)."""
+    req = base.request
+    say('building the base %s; log: %s' % (base.name, base.log_path))
+    with imagefile.open_private(base.log_path, 'w'):
+        pass  # a fresh log per build
+    base.command.run(
+        base.log_path, stop_timeout=req.stop_timeout,
+        timeout=req.timeout,
+        on_phase=lambda phase: say('[%4ds] %s' % (
+            time.monotonic() - started, phase)))
+    if not os.path.isfile(base.partial_image):
+        raise errors.BuildFailed(
+            'DIB finished but wrote no image %s; log: %s'
+            % (base.partial_image, base.log_path))
+    info = imagefile.info(base.partial_image, errors.BuildFailed)
+    if info.get('format') != 'raw':
+        raise errors.BuildFailed('DIB wrote a %s image, expected '
+                                 'raw' % info.get('format'))
+    data = dict(base.facts)
+    data.update(
+        sha256=manifest.sha256_file(base.partial_image),
+        size=os.path.getsize(base.partial_image),
+        virtual_size=info.get('virtual-size'),
+        packages=_packages(base),
+        built_at=datetime.datetime.now(
+            datetime.timezone.utc).isoformat(timespec='seconds'),
+        builder_version=builder_version,
+        log=base.log_path)
+    with open(base.partial_image, 'rb') as f:
+        os.fsync(f.fileno())
+        os.fchmod(f.fileno(), imagefile.FILE_MODE)
+    os.replace(base.partial_image, base.image_path)
+    data['fingerprint'] = settled_fingerprint(base.image_path)
+    data[rules_mod.MANIFEST_KEY] = keep_rules(base, say)
+    return data
+
+
+def _refresh_base(base, say, builder_version):
+    """Dev mode: the base with only the agent replaced; None: use DIB."""
+    old = manifest.read(base.image_path)
+    if not devagent.applies(old, base.facts):
+        return None
+    work = os.path.join(base.tmp_dir, 'refresh.raw')
+    if not layer.copy_checked(base.image_path, work, old.get('sha256')):
+        say('the base %s does not match its manifest; building it with '
+            'DIB' % base.image_path)
+        return None
+    say('dev mode: only the agent\'s code changed; replacing it in the '
+        'base %s' % base.name)
+    with layer.mounted(work, os.path.join(base.tmp_dir, 'root')) as root:
+        count = devagent.replace_agent(
+            root, base.facts['guest_agent']['source'])
+    say('replaced %d files of the agent' % count)
+    data = dict(base.facts)
+    data.update(
+        sha256=manifest.sha256_file(work), size=os.path.getsize(work),
+        virtual_size=os.path.getsize(work), packages=old.get('packages', {}),
+        built_at=datetime.datetime.now(
+            datetime.timezone.utc).isoformat(timespec='seconds'),
+        builder_version=builder_version, log=base.log_path,
+        refreshed_from=old.get('inputs_hash'))
+    with open(work, 'rb') as f:
+        os.fsync(f.fileno())
+        os.fchmod(f.fileno(), imagefile.FILE_MODE)
+    os.replace(work, base.image_path)
+    data['fingerprint'] = settled_fingerprint(base.image_path)
+    # The image's rules export is from the old agent: the new tree's own.
+    data[rules_mod.MANIFEST_KEY] = keep_rules(base, say)
+    return data
+
+
 def _build_base(base, say, builder_version):
     """DIB builds the base (the caller holds its lock); its manifest."""
     req = base.request
@@ -753,40 +837,11 @@ def _build_base(base, say, builder_version):
         for path, text in base.secrets:
             _write_private(path, text)
         started = time.monotonic()
-        say('building the base %s; log: %s' % (base.name, base.log_path))
-        with imagefile.open_private(base.log_path, 'w'):
-            pass  # a fresh log per build
         try:
-            base.command.run(
-                base.log_path, stop_timeout=req.stop_timeout,
-                timeout=req.timeout,
-                on_phase=lambda phase: say('[%4ds] %s' % (
-                    time.monotonic() - started, phase)))
-            if not os.path.isfile(base.partial_image):
-                raise errors.BuildFailed(
-                    'DIB finished but wrote no image %s; log: %s'
-                    % (base.partial_image, base.log_path))
-            info = imagefile.info(base.partial_image, errors.BuildFailed)
-            if info.get('format') != 'raw':
-                raise errors.BuildFailed('DIB wrote a %s image, expected '
-                                         'raw' % info.get('format'))
-            data = dict(base.facts)
-            data.update(
-                sha256=manifest.sha256_file(base.partial_image),
-                size=os.path.getsize(base.partial_image),
-                virtual_size=info.get('virtual-size'),
-                packages=_packages(base),
-                build_seconds=round(time.monotonic() - started, 1),
-                built_at=datetime.datetime.now(
-                    datetime.timezone.utc).isoformat(timespec='seconds'),
-                builder_version=builder_version,
-                log=base.log_path)
-            with open(base.partial_image, 'rb') as f:
-                os.fsync(f.fileno())
-                os.fchmod(f.fileno(), imagefile.FILE_MODE)
-            os.replace(base.partial_image, base.image_path)
-            data['fingerprint'] = settled_fingerprint(base.image_path)
-            data[rules_mod.MANIFEST_KEY] = keep_rules(base, say)
+            data = _refresh_base(base, say, builder_version)
+            if data is None:
+                data = _dib_base(base, say, builder_version, started)
+            data['build_seconds'] = round(time.monotonic() - started, 1)
             manifest.write(base.image_path, data)
         except BaseException:
             _cleanup(base, quiet=True)  # keep the original error

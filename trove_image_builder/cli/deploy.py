@@ -111,6 +111,11 @@ class Deploy(lister.Lister):
                                 '(--guest-agent-source).')
         build.add_argument('--guest-agent-source', metavar='PATH')
         build.add_argument('--guest-agent-version', metavar='VERSION')
+        build.add_argument('--shared-image', action='store_true',
+                           help='Build one image without a datastore layer '
+                                'and register it for every datastore '
+                                'version (as Trove\'s devstack does): one '
+                                'upload however many versions.')
         build.add_argument('--jobs', type=int, metavar='N',
                            help='Images made at once from their shared '
                                 'base ([build] jobs; 0: one per core).')
@@ -153,6 +158,7 @@ class Deploy(lister.Lister):
             activate=a.activate, flavors=_flavor_specs(a),
             glance_limit=a.glance_limit, state_file=a.state_file,
             force_build=a.force, verify=a.verify, jobs=a.jobs,
+            shared_image=a.shared_image,
             build_flags=tuple((k, v) for k, v in build_flags.items()
                               if v is not None),
             load_flags=tuple((k, v) for k, v in load_flags.items()

@@ -66,6 +66,7 @@ class Request:
     state_file: str = None
     force_build: bool = False
     jobs: int = None  # layers built at once; None: [build] jobs
+    shared_image: bool = False  # one generic image for every version
     # none | boot | conformance: check each image before it is loaded.
     verify: str = 'none'
     build_flags: tuple = ()  # (name, value): build.Request fields
@@ -125,7 +126,25 @@ def image_files(versions, req, conf, say, builder_version=None):
             checksum=req.image_checksum)
         source = 'cached download' if was_cached else 'download'
         return {ver: (path, source) for ver in versions}
+    if req.shared_image:
+        return _build_shared(versions, req, conf, say, builder_version)
     return _build_all(versions, req, conf, say, builder_version)
+
+
+def _build_shared(versions, req, conf, say, builder_version):
+    """The generic image (the base alone), registered for every version.
+
+    What Trove's own devstack does: the agent learns its datastore from
+    what the taskmanager injects, so one image serves them all; one
+    layer, one upload. Per-datastore container archives are not embedded
+    (--embed-container-image archives are, in the one image).
+    """
+    plan = build.make_plan(build.Request.from_conf(
+        conf, datastore=catalog.GENERIC, **dict(req.build_flags)))
+    result = build.execute(plan, force=req.force_build, progress=say,
+                           builder_version=builder_version)
+    source = 'cached build' if result.cached else 'built'
+    return {ver: (result.image_path, source) for ver in versions}
 
 
 def check_images(files, req, conf, say, catalog_=None):

@@ -361,6 +361,31 @@ class TestDeploySources(DeployTestBase):
                          [r.source for r in result.rows])
         self.assertEqual(2, self.server.uploads)
 
+    def test_shared_image_is_built_and_uploaded_once(self):
+        built = []
+
+        def make_plan(req):
+            path = test_load.make_qcow2(self.tmp, req.datastore, data_mib=1)
+            test_load.write_manifest(path, datastore=req.datastore)
+            built.append(req.datastore)
+            return path
+
+        def execute(plan, force=False, progress=None, builder_version=None):
+            return build.Result(plan, manifest.path_for(plan),
+                                manifest.read(plan), cached=False)
+
+        self.useFixture(fixtures.MockPatchObject(build, 'make_plan',
+                                                 side_effect=make_plan))
+        self.useFixture(fixtures.MockPatchObject(build, 'execute',
+                                                 side_effect=execute))
+        result = self.deploy(image_file=None, datastores='mariadb mysql:8.0',
+                             shared_image=True)
+        self.assertEqual(['generic'], built)
+        self.assertEqual(1, self.server.uploads)
+        self.assertEqual(['built', 'built'], [r.source for r in result.rows])
+        self.assertEqual(1, len({r.load.glance_image['id']
+                                 for r in result.rows}))
+
     def test_image_url_fetched_once(self):
         fetched = self.useFixture(fixtures.MockPatchObject(
             fetch, 'fetch', return_value=(self.image, True))).mock
