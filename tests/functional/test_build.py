@@ -156,8 +156,12 @@ class TestSharedBase(base.FunctionalTestCase):
         proc, seconds = self.run_cli(conf, 'build', datastore, '-f', 'json')
         self.assertEqual(0, proc.returncode, proc.stderr[-3000:])
         result = json.loads(proc.stdout)
+        return result, self.manifest_of(result), proc.stderr, seconds
+
+    @staticmethod
+    def manifest_of(result):
         with open(result['manifest']) as f:
-            return result, json.load(f), proc.stderr, seconds
+            return json.load(f)
 
     def test_datastores_share_the_base_and_rebuild_exactly(self):
         ws = self.workspace('shared-base')
@@ -225,12 +229,44 @@ class TestSharedBase(base.FunctionalTestCase):
             'elements_dir': elements, 'output_dir': '%s/images' % ws,
             'base_dir': '%s/bases' % ws},
             guest_agent={'constraints': constraints})
-        rebuilt, m3, err, _s = self.build(conf, 'mariadb')
-        self.assertFalse(rebuilt['cached'])
-        self.assertIn('building the base', err)
+        # Both at once: the base is built once, the other build waits
+        # for it and reuses it.
+        procs = [subprocess.Popen(
+            [base.cli_path(), '--config-file', conf, 'build', ds, '-f',
+             'json'], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True) for ds in ('mariadb', 'postgresql')]
+        outs = [p.communicate(timeout=3600) for p in procs]
+        for proc, (out, err) in zip(procs, outs):
+            self.assertEqual(0, proc.returncode, err[-3000:])
+        errs = [err for _out, err in outs]
+        self.assertEqual(1, sum('building the base' in e for e in errs),
+                         errs)
+        self.assertEqual(1, sum('waiting for another build using the base'
+                                in e for e in errs), errs)
+        m3, p3 = [self.manifest_of(json.loads(out)) for out, _err in outs]
         self.assertNotEqual(mariadb['base']['inputs_hash'],
                             m3['base']['inputs_hash'])
-        rebuilt, p3, err, _s = self.build(conf, 'postgresql')
-        self.assertFalse(rebuilt['cached'])
+        self.assertNotEqual(mariadb['sha256'], m3['sha256'])
         self.assertEqual(m3['base'], p3['base'])
+        self.assertNothingLeft(ws)
+
+        # SIGINT while a layer converts: exit 130, nothing left behind.
+        proc = subprocess.Popen(
+            [base.cli_path(), '--config-file', conf, 'build', 'mysql'],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            # Wait for the conversion: a line at a time, from its stderr.
+            for line in proc.stderr:
+                if line.startswith('converting to qcow2'):
+                    break
+            time.sleep(2)
+            proc.send_signal(signal.SIGINT)
+            _out, err = proc.communicate(timeout=120)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        self.assertEqual(130, proc.returncode, err)
+        self.assertNotIn('Traceback', err)
+        self.assertFalse(os.path.exists(os.path.join(
+            ws, 'images', 'trove-debian-bookworm-mysql-8.4.qcow2')))
         self.assertNothingLeft(ws)

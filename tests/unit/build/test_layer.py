@@ -10,6 +10,7 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
+import contextlib
 import errno
 import json
 import os
@@ -147,6 +148,40 @@ class TestWrite(base.TestCase):
         self.assertEqual(0o600, os.stat(target).st_mode & 0o777)
         self.assertEqual(0o700, os.stat(os.path.dirname(target)).st_mode
                          & 0o777)
+
+
+class TestWriteLayer(base.TestCase):
+
+    def test_full_disk_in_the_image_is_exit_4_with_the_path(self):
+        root = os.path.join(self.tmp, 'root')
+        os.makedirs(os.path.join(root, 'etc'))
+
+        @contextlib.contextmanager
+        def mounted(image, mount_dir):
+            yield root
+
+        with mock.patch.object(layer, 'mounted', mounted), \
+                mock.patch.object(layer, '_write_new', side_effect=OSError(
+                    errno.ENOSPC, 'No space left on device')):
+            e = self.assertRaises(errors.BuildFailed, layer.write_layer,
+                                  '/w/base.raw', '/w/root', {'a': 1}, (),
+                                  None)
+        self.assertEqual(4, e.exit_code)
+        self.assertEqual('no space left on the device of /w/base.raw',
+                         str(e))
+
+    def test_generic_writes_nothing(self):
+        root = os.path.join(self.tmp, 'root')
+        os.makedirs(os.path.join(root, 'etc'))
+
+        @contextlib.contextmanager
+        def mounted(image, mount_dir):
+            yield root
+
+        with mock.patch.object(layer, 'mounted', mounted):
+            layer.write_layer('/w/base.raw', '/w/root', None, (), None)
+        self.assertEqual(['etc'], os.listdir(root))
+        self.assertEqual([], os.listdir(os.path.join(root, 'etc')))
 
 
 class TestConvert(base.TestCase):
