@@ -360,6 +360,34 @@ class PluginTest(testtools.TestCase):
         self.assertEqual(ini(self.cloud.trove_conf), ini(self.trove_conf))
         self.assertTrue(os.path.isfile(image_file))
 
+    def test_three_datastores_built_from_one_base(self):
+        images = os.path.join(self.tmp, 'images')
+        settings = {
+            'TROVE_DATASTORES': 'mariadb:10.11 postgresql:16 mysql:8.4',
+            'TROVE_IMAGE_BUILDER_OUTPUT_DIR': images,
+            'TROVE_IMAGE_BUILDER_JOBS': '2',
+            'TROVE_IMAGE_BUILDER_CREATE_FLAVORS': 'False',
+        }
+        out = self.phase('stack', **settings)
+        rows = deploy_rows(out)
+        self.assertEqual(['created'] * 3, [r['registration'] for r in rows])
+        self.assertEqual(['True'] * 3, [r['uploaded'] for r in rows])
+        # DIB ran at most once (not at all when the base was up to date).
+        self.assertLessEqual(out.count('building the base'), 1, out)
+        manifests = []
+        for name in ('mariadb-10.11', 'postgresql-16', 'mysql-8.4'):
+            with open(os.path.join(images, 'trove-debian-bookworm-%s.json'
+                                   % name)) as f:
+                manifests.append(json.load(f))
+            # One progress line per job, named after its image.
+            self.assertIn('[trove-debian-bookworm-%s] converting' % name,
+                          out)
+        self.assertEqual(1, len({json.dumps(m['base'], sort_keys=True)
+                                 for m in manifests}))
+        self.assertEqual(3, len({m['sha256'] for m in manifests}))
+        self.phase('unstack', **settings)
+        self.assertEqual([], self.snapshot()['images'])
+
     def test_image_url_downloaded_once_and_kept(self):
         served = os.path.join(self.tmp, 'served')
         os.makedirs(served)
