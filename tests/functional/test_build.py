@@ -12,11 +12,14 @@
 
 """Real DIB builds on this host: an image, its manifest, the cache."""
 
+import glob
 import json
 import os
 import shutil
 import signal
 import subprocess
+import sys
+import tarfile
 import time
 
 from tests.functional import base
@@ -269,4 +272,58 @@ class TestSharedBase(base.FunctionalTestCase):
         self.assertNotIn('Traceback', err)
         self.assertFalse(os.path.exists(os.path.join(
             ws, 'images', 'trove-debian-bookworm-mysql-8.4.qcow2')))
+        self.assertNothingLeft(ws)
+
+
+class TestDevModeFastPath(base.FunctionalTestCase):
+    """An agent change in dev mode replaces the agent, not the image."""
+
+    def test_agent_change_replaces_only_the_agent(self):
+        ws = self.workspace('dev-mode')
+        # A Trove source tree: the release the production image uses.
+        subprocess.run([sys.executable, '-m', 'pip', 'download', '-q',
+                        '--no-deps', '--no-binary', ':all:', 'trove==26.0.0',
+                        '-d', ws], check=True, timeout=600)
+        with tarfile.open(os.path.join(ws, 'trove-26.0.0.tar.gz')) as tar:
+            tar.extractall(ws, filter='data')
+        src = os.path.join(ws, 'trove-26.0.0')
+        conf = self.config(ws, build={'base_dir': os.path.join(ws,
+                                                               'bases')})
+        argv = ('build', 'mariadb', '--dev-mode', '--guest-agent-source',
+                src, '-f', 'json')
+        proc, cold = self.run_cli(conf, *argv)
+        self.assertEqual(0, proc.returncode, proc.stderr[-3000:])
+        first = json.loads(proc.stdout)
+        self.assertIn('building the base', proc.stderr)
+
+        marker = 'TIB_FAST_PATH = %r\n' % ws
+        with open(os.path.join(src, 'trove', 'guestagent', 'api.py'),
+                  'a') as f:
+            f.write(marker)
+        proc, fast = self.run_cli(conf, *argv)
+        self.assertEqual(0, proc.returncode, proc.stderr[-3000:])
+        second = json.loads(proc.stdout)
+        self.assertFalse(second['cached'])
+        self.assertIn('only the agent\'s code changed', proc.stderr)
+        self.assertNotIn('building the base', proc.stderr)
+        with open(second['manifest']) as f:
+            data = json.load(f)
+        self.assertNotEqual(first['base']['inputs_hash'],
+                            data['base']['inputs_hash'])
+        with open(os.path.join(ws, 'bases', data['base']['name'] +
+                               '.json')) as f:
+            self.assertEqual(first['base']['inputs_hash'],
+                             json.load(f)['refreshed_from'])
+        # The new code is what the image's agent runs.
+        with base.mounted_root(second['image'], ws) as root:
+            found = glob.glob(os.path.join(
+                root, 'opt', 'guest-agent-venv', 'lib', 'python3*',
+                'site-packages', 'trove', 'guestagent', 'api.py'))
+            self.assertEqual(1, len(found))
+            with open(found[0]) as f:
+                self.assertTrue(f.read().endswith(marker))
+            self.assertTrue(glob.glob(os.path.join(
+                os.path.dirname(found[0]), '__pycache__', 'api.*.pyc')))
+        print('dev mode: cold build %.1fs, agent change %.1fs (%.2f)'
+              % (cold, fast, fast / cold))
         self.assertNothingLeft(ws)

@@ -825,28 +825,40 @@ def _refresh_base(base, say, builder_version):
 
 
 def _build_base(base, say, builder_version):
-    """DIB builds the base (the caller holds its lock); its manifest."""
-    req = base.request
-    with lock.SharedCacheLock(req.cache_dir, on_wait=lambda pid: say(
-            'waiting for another build using %s (pid %s)'
-            % (req.cache_dir, pid)), wait_timeout=req.cache_lock_timeout):
-        # Leftovers of a build that was killed outright.
-        _release_tmp(base)
-        _remove_partials(base)
-        os.makedirs(base.tmp_dir)
-        for path, text in base.secrets:
-            _write_private(path, text)
-        started = time.monotonic()
-        try:
-            data = _refresh_base(base, say, builder_version)
-            if data is None:
-                data = _dib_base(base, say, builder_version, started)
-            data['build_seconds'] = round(time.monotonic() - started, 1)
-            manifest.write(base.image_path, data)
-        except BaseException:
-            _cleanup(base, quiet=True)  # keep the original error
-            raise
-        _cleanup(base)
+    """The base made anew (the caller holds its lock); its manifest.
+
+    Dev mode's fast path needs no DIB and so not DIB's cache either.
+    """
+    started = time.monotonic()
+    data = _prepared(base, lambda: _refresh_base(base, say,
+                                                 builder_version))
+    if data is None:
+        req = base.request
+        with lock.SharedCacheLock(req.cache_dir, on_wait=lambda pid: say(
+                'waiting for another build using %s (pid %s)'
+                % (req.cache_dir, pid)),
+                wait_timeout=req.cache_lock_timeout):
+            data = _prepared(base, lambda: _dib_base(
+                base, say, builder_version, time.monotonic()))
+    data['build_seconds'] = round(time.monotonic() - started, 1)
+    manifest.write(base.image_path, data)
+    return data
+
+
+def _prepared(base, make):
+    """make() in a fresh tmp dir, cleaned up after whatever happens."""
+    # Leftovers of a build that was killed outright.
+    _release_tmp(base)
+    _remove_partials(base)
+    os.makedirs(base.tmp_dir)
+    for path, text in base.secrets:
+        _write_private(path, text)
+    try:
+        data = make()
+    except BaseException:
+        _cleanup(base, quiet=True)  # keep the original error
+        raise
+    _cleanup(base)
     return data
 
 
