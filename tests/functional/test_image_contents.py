@@ -29,6 +29,8 @@ VENV_PYTHON = '/opt/guest-agent-venv/bin/python'
 # cache, DIB's apt archive cache) and stages the agent's install.
 WHEEL_CACHE = 'var/cache/trove-wheels'
 AGENT_STAGE = 'opt/trove-guest-agent-build'
+# python3-pip-whl and python3-setuptools-whl: what `python3 -m venv` uses.
+DEBIAN_WHEELS = 'usr/share/python-wheels'
 
 
 def _entries(path):
@@ -98,13 +100,16 @@ class TestImageContents(base.FunctionalTestCase):
                                                           WHEEL_CACHE)))
             self.assertFalse(os.path.lexists(os.path.join(root,
                                                           AGENT_STAGE)))
-            # No wheel, .deb or wheelhouse manifest anywhere; the apt
-            # archive cache (DIB's mount point) stays, empty of .debs.
+            # No wheel, .deb or wheelhouse manifest anywhere but in
+            # Debian's python3-venv (its bundled pip and setuptools);
+            # the apt archive cache (DIB's mount point) stays, no .debs.
             found = []
             for dirpath, dirnames, filenames in os.walk(root):
                 if dirpath == root:
                     dirnames[:] = [d for d in dirnames
                                    if d not in ('proc', 'sys', 'dev')]
+                if dirpath == os.path.join(root, DEBIAN_WHEELS):
+                    continue
                 found += [os.path.join(dirpath, n)[len(root):]
                           for n in filenames
                           if n.endswith(('.whl', '.deb'))
