@@ -25,6 +25,12 @@ import subprocess
 from tests.functional import base
 
 VENV_PYTHON = '/opt/guest-agent-venv/bin/python'
+# Where the build bind-mounts its caches (trove-guest-agent's wheel
+# cache, DIB's apt archive cache) and stages the agent's install.
+WHEEL_CACHE = 'var/cache/trove-wheels'
+AGENT_STAGE = 'opt/trove-guest-agent-build'
+# python3-pip-whl and python3-setuptools-whl: what `python3 -m venv` uses.
+DEBIAN_WHEELS = 'usr/share/python-wheels'
 
 
 def _entries(path):
@@ -85,5 +91,31 @@ class TestImageContents(base.FunctionalTestCase):
             # load its AppArmor profile: the guest kernel has AppArmor on.
             parser = os.path.join(root, 'usr/sbin/apparmor_parser')
             self.assertTrue(os.access(parser, os.X_OK), parser)
+        self.assertEqual([], base.mounts_under(self.ws))
+        self.assertEqual([], base.loops_over(self.ws))
+
+    def test_no_build_cache_in_image(self):
+        with base.mounted_root(self.image, self.ws) as root:
+            self.assertFalse(os.path.lexists(os.path.join(root,
+                                                          WHEEL_CACHE)))
+            self.assertFalse(os.path.lexists(os.path.join(root,
+                                                          AGENT_STAGE)))
+            # No wheel, .deb or wheelhouse manifest anywhere but in
+            # Debian's python3-venv (its bundled pip and setuptools);
+            # the apt archive cache (DIB's mount point) stays, no .debs.
+            found = []
+            for dirpath, dirnames, filenames in os.walk(root):
+                if dirpath == root:
+                    dirnames[:] = [d for d in dirnames
+                                   if d not in ('proc', 'sys', 'dev')]
+                if dirpath == os.path.join(root, DEBIAN_WHEELS):
+                    continue
+                found += [os.path.join(dirpath, n)[len(root):]
+                          for n in filenames
+                          if n.endswith(('.whl', '.deb'))
+                          or n == 'SHA256SUMS']
+            self.assertEqual([], found)
+            self.assertTrue(os.path.isdir(os.path.join(
+                root, 'var/cache/apt/archives')))
         self.assertEqual([], base.mounts_under(self.ws))
         self.assertEqual([], base.loops_over(self.ws))

@@ -20,8 +20,8 @@ from tests.unit import base
 from trove_image_builder import catalog
 
 PHASES = ('root.d', 'extra-data.d', 'pre-install.d', 'install.d',
-          'post-install.d', 'block-device.d', 'pre-finalise.d',
-          'finalise.d', 'cleanup.d', 'environment.d')
+          'post-install.d', 'post-root.d', 'block-device.d',
+          'pre-finalise.d', 'finalise.d', 'cleanup.d', 'environment.d')
 
 
 def elements():

@@ -59,7 +59,9 @@ _VOLATILE_ENV = {'PATH', 'TMP_DIR', 'DIB_IMAGE_CACHE', 'ELEMENTS_PATH',
                  'DIB_TROVE_VALIDATION_RULES_DIR',
                  # Where packages are fetched from, not what they are.
                  'DIB_TROVE_PIP_INDEX_URL', 'DIB_TROVE_PIP_CA_BUNDLE',
-                 'DIB_TROVE_PIP_INDEX_FILE'}
+                 'DIB_TROVE_PIP_INDEX_FILE',
+                 # A cache: the same wheels with it or without.
+                 'DIB_TROVE_WHEEL_CACHE'}
 # The file a package index URL with credentials is written to, in the
 # build's own TMP_DIR (removed with it): DIB's manifests element copies
 # every DIB_* variable into the image, so the URL never is one.
@@ -85,6 +87,7 @@ class Request(conf_mod.FromConf):
     work_dir: str = conf_mod.option('build.work_dir')
     cache_dir: str = conf_mod.option('build.cache_dir')
     base_dir: str = conf_mod.option('build.base_dir')
+    wheel_cache: bool = conf_mod.option('build.wheel_cache')
     elements_dir: str = conf_mod.option('build.elements_dir')
     extra_elements_path: tuple = conf_mod.option('build.extra_elements_path')
     extra_elements: tuple = conf_mod.option('build.extra_elements')
@@ -376,6 +379,7 @@ def _base_plan(req, cat, elements_dir, system, release, agent, layout):
                                    req.extra_elements_path]),
         'DIB_RELEASE': release,
         'DIB_IMAGE_CACHE': os.path.abspath(req.cache_dir),
+        'DIB_TROVE_WHEEL_CACHE': '1' if req.wheel_cache else '0',
         'TMP_DIR': tmp_dir,
         'DIB_DEBUG_TRACE': str(req.debug_trace),
         'DIB_TROVE_GUEST_AGENT_CONSTRAINTS': constraints,

@@ -219,3 +219,51 @@ def pip_index_url(environ=None, files=PIP_CONFIG_FILES):
 def pip_ca_bundle(environ=None, files=PIP_CONFIG_FILES):
     path = pip_setting('cert', environ, files)
     return path if path and os.path.isfile(path) else None
+
+
+# --- caches under [build] cache_dir --------------------------------------
+
+# $DIB_IMAGE_CACHE/<these>: the guest agent's wheelhouses (the
+# trove-guest-agent element) and DIB's apt archive cache (its dpkg
+# element, DIB_APT_LOCAL_CACHE), one directory per distribution.
+WHEEL_CACHE = 'trove-wheels'
+APT_CACHE = 'apt'
+# What marks a complete wheelhouse (written last by its fill).
+WHEELHOUSE_MANIFEST = 'SHA256SUMS'
+
+
+def tree_size(path):
+    """Bytes of the regular files under path (0 if it does not exist)."""
+    total = 0
+    for dirpath, _dirs, files in os.walk(path):
+        for name in files:
+            try:
+                st = os.lstat(os.path.join(dirpath, name))
+            except OSError:
+                continue  # removed while we looked
+            if not os.path.islink(os.path.join(dirpath, name)):
+                total += st.st_size
+    return total
+
+
+def wheel_cache_usage(cache_dir):
+    """(path, complete wheelhouses, bytes) of the wheel cache."""
+    path = os.path.join(cache_dir, WHEEL_CACHE)
+    houses = 0
+    if os.path.isdir(path):
+        houses = sum(1 for name in os.listdir(path) if os.path.isfile(
+            os.path.join(path, name, WHEELHOUSE_MANIFEST)))
+    return path, houses, tree_size(path)
+
+
+def apt_cache_usage(cache_dir):
+    """(path, .deb files, bytes) of DIB's apt archive cache."""
+    path = os.path.join(cache_dir, APT_CACHE)
+    debs = 0
+    for _dirpath, _dirs, files in os.walk(path):
+        debs += sum(1 for name in files if name.endswith('.deb'))
+    return path, debs, tree_size(path)
+
+
+def mib(size):
+    return '%.1f MiB' % (size / (1 << 20))

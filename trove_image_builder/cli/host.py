@@ -43,6 +43,13 @@ class HostCheck(lister.Lister):
         archive, security = host.debian_mirrors()
         rows.append(('debian mirror (host)', archive or '-'))
         rows.append(('debian security mirror (host)', security or '-'))
+        path, houses, size = host.wheel_cache_usage(req.cache_dir)
+        rows.append(('wheel cache', '%s: %d wheelhouse(s), %s%s' % (
+            path, houses, host.mib(size),
+            '' if req.wheel_cache else ' (off: [build] wheel_cache)')))
+        path, debs, size = host.apt_cache_usage(req.cache_dir)
+        rows.append(('apt cache', '%s: %d .deb, %s' % (
+            path, debs, host.mib(size))))
         for cmd, pkg in host.missing_tools(host.BUILD_TOOLS).items():
             rows.append(('tool %s' % cmd, 'MISSING (apt-get install %s)'
                          % pkg))

@@ -47,6 +47,13 @@ OPTS = [
     cfg.IntOpt('jobs', default=0, min=0,
                help='Images made at once from a shared base (deploy of '
                     'several datastore versions). 0: one per CPU core.'),
+    cfg.BoolOpt('wheel_cache', default=True,
+                help='Keep the wheels of the guest agent\'s venv (a '
+                     'production install) in <cache_dir>/trove-wheels, one '
+                     'wheelhouse per OS release, Python, agent version, '
+                     'constraints and index, and install from there '
+                     'instead of downloading them at every build. Never '
+                     'part of the image.'),
     cfg.IntOpt('cache_lock_timeout', default=10800, min=0,
                help='Seconds a build waits for another one using the same '
                     'cache_dir before it gives up (exit code 5).'),

@@ -25,3 +25,8 @@ export DIB_TROVE_GUEST_AGENT_USER=${DIB_TROVE_GUEST_AGENT_USER:-ubuntu}
 # The agent runs datastore containers as user/group "database" with this
 # id (trove.conf `database_service_uid`, default 1001).
 export DIB_TROVE_DATABASE_UID=${DIB_TROVE_DATABASE_UID:-1001}
+
+# 1: keep the wheels of a production install in a wheelhouse under
+# $DIB_IMAGE_CACHE/trove-wheels on the build host and install from it
+# (see README.rst); 0: download them from the index on every build.
+export DIB_TROVE_WHEEL_CACHE=${DIB_TROVE_WHEEL_CACHE:-1}

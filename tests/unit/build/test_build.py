@@ -239,6 +239,13 @@ class TestPlan(PlanTestBase):
                                     other.base.inputs_hash)
                 self.assertNotEqual(plan.inputs_hash, other.inputs_hash)
 
+    def test_wheel_cache_passed_but_not_hashed(self):
+        on, off = self.plan(), self.plan(wheel_cache=False)
+        self.assertEqual('1', on.command.env['DIB_TROVE_WHEEL_CACHE'])
+        self.assertEqual('0', off.command.env['DIB_TROVE_WHEEL_CACHE'])
+        # The same wheels either way: the image is the same.
+        self.assertEqual(on.inputs_hash, off.inputs_hash)
+
     def test_pip_settings(self):
         ca = base.write(os.path.join(self.tmp, 'ca.pem'), 'x')
         env = self.plan(pip_index_url='https://pypi.example/simple',

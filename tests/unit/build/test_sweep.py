@@ -26,6 +26,21 @@ class TestMounts(base.TestCase):
                         % (30 + i, point))
         return path
 
+    def test_bind_mounts_inside_the_chroot_are_ours(self):
+        # The trove-guest-agent element's wheel cache and DIB's apt
+        # cache are bind-mounted inside TMP_MOUNT_PATH, which is under
+        # the build's TMP_DIR: a killed build's sweep releases them.
+        work = os.fsencode(os.path.join(self.tmp, 'work', 'img'))
+        mnt = work + b'/dib_build.Ab12/mnt'
+        info = self.mountinfo(mnt + b'/var/cache/trove-wheels',
+                              mnt + b'/var/cache/apt/archives', mnt,
+                              b'/var/cache/trove-image-builder')
+        found = sweep.mounts_under(os.fsdecode(work), mountinfo=info)
+        self.assertEqual(os.fsdecode(mnt), found[-1])
+        self.assertEqual(
+            {os.fsdecode(mnt + b'/var/cache/trove-wheels'),
+             os.fsdecode(mnt + b'/var/cache/apt/archives')}, set(found[:2]))
+
     def test_non_ascii_and_blank_mount_paths(self):
         work = os.path.join(self.tmp, 'wörk dir')
         os.makedirs(work)
