@@ -31,6 +31,7 @@ from trove_image_builder.build import containers
 from trove_image_builder.build import dib
 from trove_image_builder.build import host
 from trove_image_builder.build import inputs
+from trove_image_builder.build import partmap
 from trove_image_builder.build import sweep
 from trove_image_builder import catalog as catalog_mod
 from trove_image_builder import conf as conf_mod
@@ -438,7 +439,12 @@ def _remove_partials(plan):
 
 
 def _release_tmp(plan):
-    sweep.release(plan.tmp_dir)
+    """Undo what DIB left of this target's build, and only that."""
+    try:
+        sweep.release(plan.tmp_dir, partial=plan.partial_base)
+    except partmap.PartmapError as exc:
+        # A loop device that would not detach; one line, not a trace.
+        raise RuntimeError(str(exc))
     sweep.remove_tree(plan.tmp_dir)
 
 
@@ -475,8 +481,12 @@ def execute(plan, force=False, progress=None, builder_version=None):
             if hit:
                 return hit
         # Leftovers of a build that was killed outright.
-        _release_tmp(plan)
-        _remove_partials(plan)
+        try:
+            _release_tmp(plan)
+            _remove_partials(plan)
+        except (OSError, RuntimeError, subprocess.CalledProcessError) as exc:
+            raise errors.HostError('cannot clean up what an earlier build '
+                                   'of %s left: %s' % (plan.name, exc))
         os.makedirs(plan.tmp_dir)
         for path, text in plan.secrets:
             _write_private(path, text)
