@@ -86,6 +86,42 @@ def docker_archive(path, files, tags, symlinks=None):
     return image_id(config)
 
 
+def _link(tar, name, target, kind=tarfile.SYMTYPE):
+    info = tarfile.TarInfo(name)
+    info.type = kind
+    info.linkname = target
+    tar.addfile(info)
+
+
+def docker_archive_shared_layer(path, files, tags, links=None):
+    """Images with one layer, saved once as newer `docker save` does.
+
+    One image per tag (each its own config); the first image's
+    <dir>/layer.tar holds the layer, the others' are symbolic links to
+    it (../<dir>/layer.tar). links {image index: link target} replaces
+    a link's target. Returns the image ids.
+    """
+    layer = layer_tar(files)
+    manifest, ids = [], []
+    with tarfile.open(path, 'w') as tar:
+        for i, tag in enumerate(tags):
+            config = image_config(layer, cmd=('/bin/sh', '-c', str(i)))
+            config_hex = hashlib.sha256(config).hexdigest()
+            layer_dir = hashlib.sha256(b'%d' % i + layer).hexdigest()
+            _add(tar, '%s.json' % config_hex, config)
+            name = '%s/layer.tar' % layer_dir
+            if i == 0:
+                first = name
+                _add(tar, name, layer)
+            else:
+                _link(tar, name, (links or {}).get(i, '../' + first))
+            manifest.append({'Config': '%s.json' % config_hex,
+                             'RepoTags': [tag], 'Layers': [name]})
+            ids.append(image_id(config))
+        _add(tar, 'manifest.json', json.dumps(manifest).encode())
+    return ids
+
+
 def oci_archive(path, files, ref_name=None, symlinks=None):
     """A tar of an OCI image layout (no docker manifest.json)."""
     layer = layer_tar(files, symlinks)

@@ -23,6 +23,7 @@ import tarfile
 import time
 
 from tests.functional import base
+from trove_image_builder.build import sweep
 
 
 class TestBuild(base.FunctionalTestCase):
@@ -327,3 +328,122 @@ class TestDevModeFastPath(base.FunctionalTestCase):
         print('dev mode: cold build %.1fs, agent change %.1fs (%.2f)'
               % (cold, fast, fast / cold))
         self.assertNothingLeft(ws)
+
+
+def _processes_with(assignment):
+    """Pids whose environment holds assignment (DIB exports TMP_DIR)."""
+    pids = []
+    for pid in filter(str.isdigit, os.listdir('/proc')):
+        try:
+            with open('/proc/%s/environ' % pid, 'rb') as f:
+                env = f.read().split(b'\0')
+        except OSError:
+            continue
+        if os.fsencode(assignment) in env:
+            pids.append(int(pid))
+    return pids
+
+
+def _pgid(pid):
+    try:
+        return os.getpgid(pid)
+    except ProcessLookupError:
+        return None
+
+
+def _child_group(parent):
+    """The process group of parent's child disk-image-create."""
+    for pid in filter(str.isdigit, os.listdir('/proc')):
+        try:
+            with open('/proc/%s/stat' % pid) as f:
+                # "pid (comm) state ppid pgrp ...": comm may hold blanks.
+                fields = f.read().rsplit(')', 1)[1].split()
+            with open('/proc/%s/cmdline' % pid, 'rb') as f:
+                cmdline = f.read()
+        except OSError:
+            continue
+        if int(fields[1]) == parent and b'disk-image-create' in cmdline:
+            return int(fields[2])
+    raise AssertionError('no disk-image-create under pid %d' % parent)
+
+
+def _kill_group(group):
+    """SIGKILL a process group this test froze, if it is still there."""
+    try:
+        os.killpg(group, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+class TestKilledBuild(base.FunctionalTestCase):
+
+    def test_kill_9_then_next_build_sweeps(self):
+        ws = self.workspace('kill9')
+        name = 'trove-debian-bookworm-generic'
+        tmp_dir = os.path.join(ws, 'work', name)
+        partial = os.path.join(ws, 'images', '.%s.partial' % name)
+        # Whatever happens, nothing of this test stays attached.
+        self.addCleanup(sweep.release, tmp_dir, partial=partial)
+        # One second for DIB's own cleanup: the kill leaves its tmpfs,
+        # mounts and loop devices for the next build to sweep.
+        conf = self.config(ws, dib={'stop_timeout': 1})
+        first = subprocess.Popen(
+            [base.cli_path(), '--config-file', conf, 'build', 'generic'],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.addCleanup(lambda: first.poll() is None and first.kill())
+        deadline = time.monotonic() + 1500
+        ours = {}
+        while not ours:
+            self.assertIsNone(first.poll(), 'build ended early')
+            self.assertLess(time.monotonic(), deadline, 'no loop device')
+            time.sleep(0.5)
+            ours = {n: f for n, f in base.attached_loops().items()
+                    if f.startswith(tmp_dir + '/')}
+        # DIB runs in a session (and process group) of its own, started
+        # by the CLI; its group is frozen first so that its SIGTERM traps
+        # cannot clean up: what it made stays for the next build, as when
+        # the watchdog's SIGKILL ends a cleanup that takes too long.
+        group = _child_group(first.pid)
+        self.assertNotEqual(os.getpgid(0), group)
+        self.addCleanup(_kill_group, group)
+        os.killpg(group, signal.SIGSTOP)
+        dib_pids = [p for p in _processes_with('TMP_DIR=' + tmp_dir)
+                    if _pgid(p) == group]
+        self.assertIn(group, dib_pids)
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=10)
+
+        # (a) The watchdog stops DIB: SIGTERM, then SIGKILL a second
+        # later, which ends even a stopped process.
+        for _ in range(60):
+            alive = [p for p in dib_pids if os.path.exists('/proc/%d' % p)]
+            if not alive and not _processes_with('TMP_DIR=' + tmp_dir):
+                break
+            time.sleep(0.5)
+        self.assertEqual([], alive)
+        self.assertEqual([], _processes_with('TMP_DIR=' + tmp_dir))
+        left = {n: f for n, f in base.attached_loops().items()
+                if f.startswith(tmp_dir + '/')}
+        self.assertNotEqual({}, left, 'the kill left nothing to sweep')
+        self.assertNotEqual([], base.mounts_under(tmp_dir))
+
+        # (b) The next build of the target sweeps first; an element that
+        # fails at once ends it right after (exit 4, no image).
+        elements = os.path.join(ws, 'elements', 'tib-test-fail', 'root.d')
+        os.makedirs(elements)
+        script = os.path.join(elements, '01-tib-test-fail')
+        with open(script, 'w') as f:
+            f.write('#!/bin/bash\nexit 3\n')
+        os.chmod(script, 0o755)
+        conf = self.config(ws, dib={'stop_timeout': 1}, build={
+            'extra_elements_path': os.path.join(ws, 'elements'),
+            'extra_elements': 'tib-test-fail'})
+        proc, _t = self.run_cli(conf, 'build', 'generic', timeout=600)
+        self.assertEqual(4, proc.returncode, proc.stderr)
+        # Also no orphan: a loop device backing "/image0.raw" after a
+        # lazy umount of DIB's tmpfs (base.orphans).
+        self.assertNothingLeft(ws)
+        now = base.attached_loops()
+        for loop, back in left.items():
+            # Detached, or reused since for another build's file.
+            self.assertNotEqual(back, now.get(loop))

@@ -71,6 +71,8 @@ class FakeGlanceServer:
         self.uploads = 0
         self.deleted = []
         self.put_error = None
+        # (status, body) the upload is answered with instead of 204.
+        self.put_answer = None
         self.delete_errors = []
         self.hash_override = None
         m = mocker
@@ -113,6 +115,9 @@ class FakeGlanceServer:
         if self.put_error:
             self.images[image_id]['status'] = 'saving'
             raise self.put_error
+        if self.put_answer:
+            context.status_code, text = self.put_answer
+            return text
         data = b''.join(request.body)
         self.uploads += 1
         image = self.images[image_id]
@@ -479,6 +484,34 @@ class TestUpload(LoadTestBase):
         exc = self.assertRaises(errors.UploadFailed, self.run_load)
         self.assertIn('sha512 differs', str(exc))
         self.assertEqual({}, self.server.images)
+
+    def test_glance_answers_413(self):
+        # Glance's answer when the project's storage quota is too small
+        # (webob's HTML page); the image record stays "queued".
+        write_manifest(self.image)
+        self.server.put_answer = (413, (
+            '<html>\n <head>\n  <title>413 Request Entity Too Large</title>'
+            '\n </head>\n <body>\n  <h1>413 Request Entity Too Large</h1>'
+            '\n  The body of your request was too large for this server.'
+            '<br /><br />\nImage exceeds the storage quota: The size of the '
+            'data 1 will exceed the limit. 0 bytes remaining.\n\n\n'
+            ' </body>\n</html>'))
+        exc = self.assertRaises(errors.UploadFailed, self.run_load)
+        size = os.path.getsize(self.image) / 2.0 ** 20
+        self.assertEqual(
+            'Glance refused the image as too large (%.1f MiB): it is over '
+            'the project\'s image storage quota (image_size_total), '
+            'Glance\'s image_size_cap or a proxy\'s body size limit; raise '
+            'that limit (deploy raises the quota unless --no-glance-limit) '
+            '[Glance answered HTTP 413 to PUT /images/img-1/file: Image '
+            'exceeds the storage quota: The size of the data 1 will exceed '
+            'the limit. 0 bytes remaining.]; nothing left in Glance' % size,
+            str(exc))
+        self.assertEqual(7, exc.exit_code)
+        # The half-made image record was deleted; nothing was registered.
+        self.assertEqual(['img-1'], self.server.deleted)
+        self.assertEqual({}, self.server.images)
+        self.assertFalse(self.registrar.register.called)
 
     def test_glance_dies_mid_upload_then_returns(self):
         write_manifest(self.image)

@@ -37,6 +37,7 @@ from trove_image_builder.build import dib
 from trove_image_builder.build import host
 from trove_image_builder.build import inputs
 from trove_image_builder.build import layer
+from trove_image_builder.build import partmap
 from trove_image_builder.build import sweep
 from trove_image_builder import catalog as catalog_mod
 from trove_image_builder import conf as conf_mod
@@ -542,7 +543,12 @@ def _remove_partials(plan):
 
 
 def _release_tmp(plan):
-    sweep.release(plan.tmp_dir)
+    """Undo what DIB left of this target's build, and only that."""
+    try:
+        sweep.release(plan.tmp_dir, partial=plan.partial_base)
+    except partmap.PartmapError as exc:
+        # A loop device that would not detach; one line, not a trace.
+        raise RuntimeError(str(exc))
     sweep.remove_tree(plan.tmp_dir)
 
 
@@ -580,8 +586,7 @@ def execute(plan, force=False, progress=None, builder_version=None,
             hit = cached_result(plan)
             if hit:
                 return hit
-        _release_tmp(plan)
-        _remove_partials(plan)
+        _sweep_leftovers(plan)
         os.makedirs(plan.tmp_dir)
         try:
             data = _make_layer(plan, force if rebuild_base is None
@@ -851,9 +856,7 @@ def _build_base(base, say, builder_version):
 
 def _prepared(base, make):
     """make() in a fresh tmp dir, cleaned up after whatever happens."""
-    # Leftovers of a build that was killed outright.
-    _release_tmp(base)
-    _remove_partials(base)
+    _sweep_leftovers(base)
     os.makedirs(base.tmp_dir)
     for path, text in base.secrets:
         _write_private(path, text)
@@ -872,6 +875,16 @@ def _write_private(path, text):
                  0o600)
     with os.fdopen(fd, 'w') as f:
         f.write(text)
+
+
+def _sweep_leftovers(plan):
+    """What a build of plan's target that was killed outright left."""
+    try:
+        _release_tmp(plan)
+        _remove_partials(plan)
+    except (OSError, RuntimeError, subprocess.CalledProcessError) as exc:
+        raise errors.HostError('cannot clean up what an earlier build '
+                               'of %s left: %s' % (plan.name, exc))
 
 
 def _cleanup(plan, quiet=False):

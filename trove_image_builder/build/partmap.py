@@ -458,13 +458,41 @@ def release_file(path):
     ones.  Returns the /dev/loopX paths detached, in that order.
     """
     real = os.path.realpath(path)
-    victims = [info for info in attached_loops()
-               if info.file in (real, real + DELETED)]
-    victims.sort(key=lambda i: (i.offset == 0 and i.sizelimit == 0,
-                                int(i.name[4:])))
+    return release_loops([info for info in attached_loops()
+                          if info.file in (real, real + DELETED)])
+
+
+def _remove_holders(name):
+    """dmsetup remove each device-mapper device built on /dev/NAME.
+
+    With the real kpartx a partition is a dm device holding its parent
+    open: losetup -d would only mark the parent for autoclear.
+    """
+    try:
+        holders = sorted(os.listdir(_sys(name, 'holders')))
+    except OSError:
+        return
+    for holder in holders:
+        dm_name = _read(_sys(holder, 'dm', 'name'))
+        if dm_name:
+            _run(['dmsetup', 'remove', dm_name])
+
+
+def release_loops(victims):
+    """Detach the Loops in VICTIMS and drop the links to them.
+
+    A device is only detached while it still backs exactly what the
+    caller saw (the number may have been freed and reused meanwhile).
+    Partition loops go first.  Returns the /dev/loopX paths detached.
+    """
+    victims = sorted(victims, key=lambda i: (
+        i.offset == 0 and i.sizelimit == 0, int(i.name[4:])))
     released, errors = [], []
     for info in victims:
+        if loop_info(info.name) != info:
+            continue
         try:
+            _remove_holders(info.name)
             _detach(info.name)
         except PartmapError as e:
             errors.append(str(e))

@@ -30,6 +30,7 @@ LOG = logging.getLogger(__name__)
 
 
 _OCTAL = re.compile(rb'\\([0-7]{3})')
+MOUNTINFO = '/proc/self/mountinfo'
 
 
 def _unescape(field):
@@ -43,44 +44,111 @@ def _unescape(field):
                                   field))
 
 
-def mounts_under(prefix, mountinfo='/proc/self/mountinfo'):
+def _mounts(mountinfo):
+    """(device number, mount point) of every mount, in table order."""
+    with open(mountinfo, 'rb') as f:
+        return [(fields[2].decode(), _unescape(fields[4]))
+                for fields in (line.split() for line in f)]
+
+
+def _under(path, prefix):
+    return path == prefix or path.startswith(prefix + '/')
+
+
+def mounts_under(prefix, mountinfo=MOUNTINFO):
     """Mount points at or below prefix, deepest first."""
     prefix = os.path.realpath(prefix)
-    found = []
-    with open(mountinfo, 'rb') as f:
-        for line in f:
-            point = _unescape(line.split()[4])
-            if point == prefix or point.startswith(prefix + '/'):
-                found.append(point)
-    return sorted(set(found), key=lambda p: p.count('/'), reverse=True)
+    found = {point for _dev, point in _mounts(mountinfo)
+             if _under(point, prefix)}
+    return sorted(found, key=lambda p: p.count('/'), reverse=True)
 
 
-def loop_files_under(prefix, run=subprocess.run):
-    """Backing files below prefix that have a loop device attached."""
-    prefix = os.path.realpath(prefix)
-    out = run(['losetup', '--json', '--list', '-O', 'NAME,BACK-FILE'],
+def _private_devices(prefix, mountinfo):
+    """Filesystems mounted below prefix and nowhere else (DIB's tmpfs).
+
+    A file on one of them is the build's whatever path the kernel now
+    shows for it; a filesystem also mounted elsewhere (a bind of the
+    host's root, /proc, /dev) says nothing about whose a file is.
+    """
+    mine, elsewhere = set(), set()
+    for dev, point in _mounts(mountinfo):
+        (mine if _under(point, prefix) else elsewhere).add(dev)
+    return mine - elsewhere
+
+
+def _listed_loops(run):
+    """(name, backing file, backing device) of every attached loop."""
+    out = run(['losetup', '--json', '--list', '-O',
+               'NAME,BACK-FILE,BACK-MAJ:MIN'],
               capture_output=True, text=True, check=False).stdout
-    files = set()
-    for dev in (json.loads(out)['loopdevices'] if out.strip() else []):
-        back = (dev.get('back-file') or '').replace(' (deleted)', '')
-        if back.startswith(prefix + '/'):
-            files.add(back)
-    return sorted(files)
+    return [(os.path.basename(dev['name']), dev.get('back-file') or '',
+             (dev.get('back-maj:min') or '').strip())
+            for dev in (json.loads(out)['loopdevices']
+                        if out.strip() else [])]
 
 
-def release(prefix, run=subprocess.run):
-    """Unmount and detach everything under prefix; return what was done."""
-    done = []
-    for point in mounts_under(prefix):
-        rc = run(['umount', point], capture_output=True,
-                 check=False).returncode
-        if rc != 0:
-            # Busy: detach lazily so the tree can still be released.
-            run(['umount', '-l', point], capture_output=True, check=False)
+def _is_partial(path, partial):
+    """path is one of the files or trees named partial.SUFFIX."""
+    return bool(partial) and (path == partial or
+                              path.startswith((partial + '.',
+                                               partial + '/')))
+
+
+def loops_of(prefix, partial=None, run=subprocess.run,
+             mountinfo=MOUNTINFO):
+    """The partmap.Loops a build left: matched by what they back.
+
+    Ours: a backing file below prefix or one of the partial image's
+    paths (also once deleted), or a file on a filesystem mounted only
+    below prefix. Must run before those mounts go: a lazily unmounted
+    tmpfs leaves its loop devices backing "/image0.raw", which no
+    longer names anyone's build.
+    """
+    prefix = os.path.realpath(prefix)
+    partial = partial and os.path.realpath(partial)
+    private = _private_devices(prefix, mountinfo)
+    found = []
+    for name, back, dev in _listed_loops(run):
+        path = back[:-len(partmap.DELETED)] \
+            if back.endswith(partmap.DELETED) else back
+        if not (_under(path, prefix) or _is_partial(path, partial) or
+                dev in private):
+            continue
+        info = partmap.loop_info(name)
+        # Checked against sysfs: the device may have been reused since.
+        if info and info.file == back:
+            found.append(info)
+    return found
+
+
+def _umount(point, run, lazy=False):
+    argv = ['umount', '-l', point] if lazy else ['umount', point]
+    return run(argv, capture_output=True, check=False).returncode == 0
+
+
+def release(prefix, partial=None, run=subprocess.run, mountinfo=MOUNTINFO):
+    """Unmount and detach everything of one build; return what was done.
+
+    prefix is the build's TMP_DIR, partial the path its image is written
+    under before the rename (see loops_of). Nothing else is touched, so
+    a build of another target running at the same time keeps its work.
+    """
+    loops = loops_of(prefix, partial, run=run, mountinfo=mountinfo)
+    done, busy = [], []
+    for point in mounts_under(prefix, mountinfo):
+        if _umount(point, run):
+            done.append('umount %s' % point)
+        else:
+            # Perhaps held by a loop device over a file on it (DIB's
+            # image on its tmpfs): retried once the loops are gone.
+            busy.append(point)
+    for dev in partmap.release_loops(loops):
+        done.append('detach %s' % dev)
+    for point in busy:
+        if not _umount(point, run):
+            # Still busy: detach lazily so the tree can be released.
+            _umount(point, run, lazy=True)
         done.append('umount %s' % point)
-    for back in loop_files_under(prefix, run=run):
-        for dev in partmap.release_file(back):
-            done.append('detach %s (%s)' % (dev, back))
     for item in done:
         LOG.warning('cleaned up after DIB: %s', item)
     return done

@@ -79,7 +79,9 @@ class Deploy(lister.Lister):
                                  'instead of building.')
         source.add_argument('--image-url', metavar='URL',
                             help='Download a prebuilt image (once; kept '
-                                 'by URL in --download-dir).')
+                                 'by URL in --download-dir); https, its '
+                                 'certificate verified (with --os-cacert\'s '
+                                 'CA bundle when given).')
         parser.add_argument('--image-checksum', metavar='ALGO:HEX',
                             help='Checksum the --image-url download must '
                                  'have (e.g. sha256:...).')
@@ -154,6 +156,8 @@ class Deploy(lister.Lister):
             datastores=a.datastores or conf.build.datastore,
             image_file=a.image_file, image_url=a.image_url,
             image_checksum=a.image_checksum, insecure=bool(a.insecure),
+            # The cloud's CA bundle also vouches for --image-url's server.
+            cacert=common.cloud_options(conf, a).cacert,
             download_dir=a.download_dir, registrar=a.registrar,
             activate=a.activate, flavors=_flavor_specs(a),
             glance_limit=a.glance_limit, state_file=a.state_file,

@@ -65,7 +65,10 @@ def rest(api, service, method, path, ok=(200,), missing=(), reason=None,
             service, resp.status_code, method, path.split('?')[0])
         if reason:
             message += ': %s' % reason(resp)
-        raise errors.CloudError(message)
+        error = errors.CloudError(message)
+        # For callers that tell one refusal from another (http_status).
+        error.http_status = resp.status_code
+        raise error
     return resp
 
 

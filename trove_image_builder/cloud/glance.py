@@ -139,9 +139,23 @@ class Glance:
 
     def upload(self, image_id, body):
         # No retry: the body is a one-pass stream.
-        self._call('PUT', '/images/%s/file' % image_id, ok=(204,),
-                   data=body, connect_retries=0,
-                   headers={'Content-Type': 'application/octet-stream'})
+        try:
+            self._call('PUT', '/images/%s/file' % image_id, ok=(204,),
+                       data=body, connect_retries=0,
+                       headers={'Content-Type': 'application/octet-stream'})
+        except errors.CloudError as exc:
+            if calls.http_status(exc) != 413:
+                raise
+            # Glance's own text (when a proxy did not answer instead)
+            # names the limit; say what it means and what to change.
+            raise errors.UploadFailed(
+                'Glance refused the image as too large (%.1f MiB): it is '
+                'over '
+                'the project\'s image storage quota (image_size_total), '
+                'Glance\'s image_size_cap or a proxy\'s body size limit; '
+                'raise that limit (deploy raises the quota unless '
+                '--no-glance-limit) [%s]' % (len(body) / 2.0 ** 20, exc)
+            ) from None
 
     def add_tags(self, image_id, tags):
         for tag in tags:

@@ -58,6 +58,7 @@ class Request:
     image_url: str = None
     image_checksum: str = None  # "ALGO:HEX" of the image at image_url
     insecure: bool = False  # no TLS verification; plain http allowed
+    cacert: str = None  # CA bundle for image_url's server (--os-cacert)
     download_dir: str = DOWNLOAD_DIR
     registrar: str = register.AUTO
     activate: bool = True
@@ -123,7 +124,7 @@ def image_files(versions, req, conf, say, builder_version=None):
     if req.image_url:
         path, was_cached = fetch.fetch(
             req.image_url, req.download_dir, say, verify=not req.insecure,
-            checksum=req.image_checksum)
+            checksum=req.image_checksum, cacert=req.cacert)
         source = 'cached download' if was_cached else 'download'
         return {ver: (path, source) for ver in versions}
     if req.shared_image:

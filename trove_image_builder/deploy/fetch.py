@@ -21,6 +21,7 @@ file without going to the network.
 import datetime
 import hashlib
 import os
+import re
 import urllib.parse
 
 import requests
@@ -36,6 +37,8 @@ from trove_image_builder import redact
 # is then caught (qemu-img would call any bytes "raw").
 FORMATS = {'.qcow2': 'qcow2', '.raw': 'raw', '.vmdk': 'vmdk',
            '.vhd': 'vpc', '.vdi': 'vdi'}
+# OpenSSL's reason inside requests' long SSLError text.
+_TLS_REASON = re.compile(r'certificate verify failed: ([^(\')]+)')
 
 
 def cache_path(url, download_dir):
@@ -99,6 +102,13 @@ def _download(url, partial, say, verify, timeout):
                     size += len(block)
                 f.flush()
                 os.fsync(f.fileno())
+    except requests.exceptions.SSLError as exc:
+        reason = _TLS_REASON.search(str(exc))
+        raise errors.InputError(
+            'downloading %s: TLS certificate verification failed (%s); '
+            'give the server\'s CA bundle with --os-cacert, or --insecure '
+            'with --image-checksum' % (shown, reason.group(1).strip()
+                                       if reason else 'TLS error')) from None
     except requests.RequestException as exc:
         raise errors.InputError('downloading %s failed: %s'
                                 % (shown, type(exc).__name__)) from None
@@ -110,11 +120,13 @@ def _download(url, partial, say, verify, timeout):
 
 
 def fetch(url, download_dir, say=None, refresh=False, verify=True,
-          timeout=60, checksum=None):
+          timeout=60, checksum=None, cacert=None):
     """(path, was_cached) of url's image in download_dir.
 
     verify=False (--insecure) skips TLS verification and allows plain
     http; checksum ("ALGO:HEX") is then what vouches for the bytes.
+    cacert: a CA bundle the server's certificate is verified with,
+    instead of the system's.
     """
     say = say or (lambda msg: None)
     scheme = urllib.parse.urlsplit(url).scheme
@@ -127,6 +139,10 @@ def fetch(url, download_dir, say=None, refresh=False, verify=True,
             'plain http image URL refused: %s; give an https URL, or '
             '--insecure (with --image-checksum) to download it anyway'
             % redact.url(url))
+    if verify and cacert:
+        if not os.path.isfile(cacert):
+            raise errors.InputError('CA bundle not found: %s' % cacert)
+        verify = os.path.abspath(cacert)
     checksum = parse_checksum(checksum) if checksum else None
     path = cache_path(url, download_dir)
     os.makedirs(os.path.dirname(path), exist_ok=True)

@@ -209,7 +209,12 @@ class Machine:
 
     def start(self):
         LOG.debug('starting qemu: %s', ' '.join(self.argv))
-        with open(self.stderr_path, 'wb') as err:
+        # qemu creates the serial log with its umask (0644 as a rule) and
+        # keeps an existing file's mode: made first, it stays 0640 (the
+        # console shows what the guest prints, credentials included).
+        with imagefile.open_private(self.spec.serial_log, 'wb'):
+            pass
+        with imagefile.open_private(self.stderr_path, 'wb') as err:
             self.proc = subprocess.Popen(
                 self.argv, stdin=subprocess.DEVNULL, stdout=err,
                 stderr=subprocess.STDOUT, start_new_session=True,

@@ -24,6 +24,11 @@ way. Two formats are accepted:
 Debian 12's docker (20.10) loads only docker-archives, so an OCI archive
 without docker's manifest.json is rewritten on the fly with one added.
 
+A member the manifests name may be a link to another member (newer
+`docker save` writes one copy of identical layers and links the rest:
+``<id>/layer.tar -> ../<other>/layer.tar``); it is followed inside the
+archive, and a link out of it, or a loop, is refused.
+
     container_archive.py inspect ARCHIVE         # JSON summary
     container_archive.py docker-archive ARCHIVE  # loadable tar on stdout
 """
@@ -32,6 +37,7 @@ import argparse
 import hashlib
 import io
 import json
+import posixpath
 import re
 import shutil
 import sys
@@ -51,6 +57,8 @@ NAME_ANNOTATIONS = ('io.containerd.image.name',
 ARCH_ALIASES = {'x86_64': 'amd64', 'aarch64': 'arm64'}
 # JSON documents in an archive are small; refuse to read huge ones.
 MAX_JSON = 16 << 20
+# Links followed from one name before giving up (a chain, not a loop).
+MAX_LINKS = 16
 _REFERENCE = re.compile(r'^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?'
                         r'(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*'
                         r'(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?$')
@@ -88,14 +96,40 @@ class _Archive:
     def close(self):
         self.tar.close()
 
+    def _file(self, name):
+        """The regular file member name leads to, or None if none.
+
+        Symbolic links resolve against their own directory, hard links
+        against the archive's top; neither may leave the archive.
+        """
+        name, seen = _norm(name), []
+        while True:
+            member = self.members.get(name)
+            if member is None or member.isfile():
+                return member
+            if not (member.issym() or member.islnk()):
+                return None
+            if name in seen or len(seen) >= MAX_LINKS:
+                raise ArchiveError('%s: %s is a link loop (%s)'
+                                   % (self.path, seen[0],
+                                      ' -> '.join(seen + [name])))
+            seen.append(name)
+            base = posixpath.dirname(name) if member.issym() else ''
+            target = posixpath.normpath(posixpath.join(base,
+                                                       member.linkname))
+            if member.linkname.startswith('/') or target == '..' or \
+                    target.startswith('../'):
+                raise ArchiveError('%s: %s links outside the archive (%s)'
+                                   % (self.path, seen[0], member.linkname))
+            name = _norm(target)
+
     def has(self, name):
-        member = self.members.get(_norm(name))
-        return member is not None and member.isfile()
+        return self._file(name) is not None
 
     def read(self, name, limit=None):
-        if not self.has(name):
+        member = self._file(name)
+        if member is None:
             raise ArchiveError('%s: missing member %s' % (self.path, name))
-        member = self.members[_norm(name)]
         if limit and member.size > limit:
             raise ArchiveError('%s: %s is too large' % (self.path, name))
         return self.tar.extractfile(member).read()

@@ -11,6 +11,7 @@
 # under the License.
 
 import gzip
+import hashlib
 import io
 import json
 import os
@@ -118,6 +119,72 @@ class TestArchives(base.TestCase):
         out = run_lib('inspect', self.path('text.tar'))
         self.assertEqual(1, out.returncode)
         self.assertEqual(1, len(out.stderr.splitlines()))
+
+    def test_linked_layers_inspect_and_load(self):
+        ids = archives.docker_archive_shared_layer(
+            self.path('a.tar'), FILES, ['hello:1', 'hello:2', 'hello:3'])
+        archive = containers.inspect(self.path('a.tar'), self.lib)
+        self.assertEqual(((ids[0], ('hello:1',)), (ids[1], ('hello:2',)),
+                          (ids[2], ('hello:3',))), archive.images)
+        out = run_lib('docker-archive', self.path('a.tar'))
+        self.assertEqual(0, out.returncode, out.stderr)
+        with open(self.path('a.tar'), 'rb') as f:
+            self.assertEqual(f.read(), out.stdout)
+
+    def test_hard_linked_layer(self):
+        # A hard link names its target from the archive's top.
+        archives.docker_archive(self.path('one.tar'), FILES, ['h:1'])
+        with tarfile.open(self.path('one.tar')) as src:
+            manifest = json.load(src.extractfile('manifest.json'))
+            layer = manifest[0]['Layers'][0]
+            with tarfile.open(self.path('a.tar'), 'w') as dst:
+                for m in src.getmembers():
+                    if m.name == 'manifest.json':
+                        continue
+                    dst.addfile(m, src.extractfile(m))
+                info = tarfile.TarInfo('again/layer.tar')
+                info.type, info.linkname = tarfile.LNKTYPE, layer
+                dst.addfile(info)
+                manifest[0]['Layers'] = ['again/layer.tar']
+                blob = json.dumps(manifest).encode()
+                info = tarfile.TarInfo('manifest.json')
+                info.size = len(blob)
+                dst.addfile(info, io.BytesIO(blob))
+        archive = containers.inspect(self.path('a.tar'), self.lib)
+        self.assertEqual(('h:1',), archive.images[0][1])
+
+    def test_links_out_of_the_archive_or_in_a_loop_refused(self):
+        layer_dir = hashlib.sha256(
+            b'1' + archives.layer_tar(FILES)).hexdigest()
+        cases = {
+            'out.tar': ({1: '../../../etc/passwd'},
+                        'links outside the archive (../../../etc/passwd)'),
+            'abs.tar': ({1: '/etc/passwd'},
+                        'links outside the archive (/etc/passwd)'),
+            'loop.tar': ({1: 'layer.tar'}, 'is a link loop'),
+            'loop2.tar': ({1: '../x/layer.tar', 2: '../%s/layer.tar'
+                           % layer_dir}, 'is a link loop'),
+            'dangling.tar': ({1: '../nothing/layer.tar'}, 'missing layer'),
+        }
+        for name, (links, expected) in cases.items():
+            archives.docker_archive_shared_layer(
+                self.path(name), FILES, ['h:1', 'h:2', 'h:3'], links)
+            if name == 'loop2.tar':
+                # x/layer.tar -> the second image's link, closing a loop.
+                with tarfile.open(self.path(name), 'a') as tar:
+                    info = tarfile.TarInfo('x/layer.tar')
+                    info.type = tarfile.SYMTYPE
+                    info.linkname = '../%s/layer.tar' % layer_dir
+                    tar.addfile(info)
+            exc = self.assertRaises(errors.InputError, containers.inspect,
+                                    self.path(name), self.lib)
+            self.assertIn(expected, str(exc))
+            self.assertEqual(2, exc.exit_code)
+            self.assertEqual(1, len(str(exc).splitlines()), str(exc))
+            out = run_lib('docker-archive', self.path(name))
+            self.assertEqual(1, out.returncode, name)
+            self.assertEqual(b'', out.stdout, name)
+            self.assertIn(expected, out.stderr.decode())
 
     def test_colon_in_path_refused(self):
         exc = self.assertRaises(errors.InputError, containers.inspect,

@@ -551,3 +551,40 @@ class TestRun(unittest.TestCase):
 
 if __name__ == '__main__':
     unittest.main()
+
+
+class TestReleaseLoops(FakeHostTestCase):
+
+    def test_device_mapper_holders_go_first(self):
+        # With the real kpartx a dm partition holds its parent open.
+        self.host.add_loop('loop0', self.image)
+        holder = os.path.join(self.host.sys, 'dm-0')
+        os.makedirs(os.path.join(holder, 'dm'))
+        with open(os.path.join(holder, 'dm', 'name'), 'w') as f:
+            f.write('loop0p1\n')
+        os.makedirs(os.path.join(self.host.sys, 'loop0', 'holders'))
+        os.symlink(holder, os.path.join(self.host.sys, 'loop0', 'holders',
+                                        'dm-0'))
+        real_run = self.host.run
+
+        def run(argv):
+            if argv[0] == 'dmsetup':
+                self.host.calls.append(list(argv))
+                return ''
+            return real_run(argv)
+        with mock.patch.object(partmap, '_run', run):
+            released = partmap.release_loops(
+                list(self.host.loops().values()))
+        self.assertEqual([os.path.join(self.host.dev, 'loop0')], released)
+        self.assertEqual([['dmsetup', 'remove', 'loop0p1'],
+                          ['losetup', '-d',
+                           os.path.join(self.host.dev, 'loop0')]],
+                         self.host.calls)
+
+    def test_changed_device_is_skipped(self):
+        self.host.add_loop('loop0', self.image)
+        seen = self.host.loops()['loop0']
+        self.host.run(['losetup', '-d', '/dev/loop0'])
+        self.host.add_loop('loop0', '/other.img')
+        self.assertEqual([], partmap.release_loops([seen]))
+        self.assertEqual('/other.img', self.host.loops()['loop0'].file)

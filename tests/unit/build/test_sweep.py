@@ -10,9 +10,17 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
+"""Unit tests for the sweep after a killed build, over a fake host."""
+
+import json
 import os
+import shutil
+import subprocess
+
+import fixtures
 
 from tests.unit import base
+from trove_image_builder.build import partmap
 from trove_image_builder.build import sweep
 
 
@@ -54,3 +62,170 @@ class TestMounts(base.TestCase):
         self.assertEqual(work + '/mnt/proc', found[0])
         self.assertEqual({work + '/mnt', os.fsdecode(odd)}, set(found[1:]))
         self.assertEqual(odd, os.fsencode(os.fsdecode(odd)))
+
+
+class FakeBuildHost(object):
+    """Mounts and loop devices as a killed DIB build leaves them.
+
+    umount, losetup --json and losetup -d act on a fake mountinfo and a
+    fake /sys/block the way the kernel would: a tmpfs holding a file a
+    loop device backs is busy, and unmounting it lazily leaves the loop
+    device backing "/image0.raw" (the path inside the detached mount).
+    """
+
+    def __init__(self, top):
+        self.mountinfo = os.path.join(top, 'mountinfo')
+        self.sys = os.path.join(top, 'sys')
+        self.dev = os.path.join(top, 'dev')
+        os.makedirs(self.dev)
+        self.mounts = []  # [device, point]
+        self.backs = {}  # loop name -> backing device
+        self.calls = []
+        self._write()
+
+    def mount(self, device, point):
+        self.mounts.append([device, point])
+        self._write()
+
+    def _write(self):
+        with open(self.mountinfo, 'w') as f:
+            for i, (device, point) in enumerate(self.mounts):
+                f.write('%d 1 %s / %s rw - tmpfs tmpfs rw\n'
+                        % (30 + i, device, point))
+
+    def add_loop(self, name, path, device, offset=0):
+        self.backs[name] = device
+        base = os.path.join(self.sys, name)
+        os.makedirs(os.path.join(base, 'loop'))
+        for rel, value in (('loop/backing_file', path),
+                           ('loop/offset', offset),
+                           ('loop/sizelimit', 1 << 20 if offset else 0)):
+            with open(os.path.join(base, rel), 'w') as f:
+                f.write('%s\n' % value)
+
+    def backing(self, name):
+        try:
+            with open(os.path.join(self.sys, name, 'loop',
+                                   'backing_file')) as f:
+                return f.read().strip()
+        except FileNotFoundError:
+            return None
+
+    def attached(self):
+        return sorted(n for n in self.backs if self.backing(n))
+
+    def points(self):
+        return [point for _dev, point in self.mounts]
+
+    def run(self, argv, **_kw):
+        self.calls.append(list(argv))
+        ok = subprocess.CompletedProcess(argv, 0, stdout='')
+        if argv[:2] == ['losetup', '--json']:
+            devs = [{'name': '/dev/' + n, 'back-file': self.backing(n),
+                     'back-maj:min': '  %s ' % self.backs[n]}
+                    for n in self.attached()]
+            ok.stdout = json.dumps({'loopdevices': devs})
+            return ok
+        if argv[:2] == ['losetup', '-d']:
+            shutil.rmtree(os.path.join(self.sys,
+                                       os.path.basename(argv[2]), 'loop'))
+            return ok
+        if argv[0] == 'umount':
+            point = argv[-1]
+            device = dict((p, d) for d, p in self.mounts)[point]
+            held = [n for n in self.attached() if self.backs[n] == device]
+            if held and '-l' not in argv:
+                return subprocess.CompletedProcess(argv, 32, stdout='')
+            for n in held:
+                with open(os.path.join(self.sys, n, 'loop',
+                                       'backing_file'), 'w') as f:
+                    f.write('/image0.raw\n')
+            self.mounts.remove([device, point])
+            self._write()
+            return ok
+        raise AssertionError('unexpected command %r' % argv)
+
+
+class TestRelease(base.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.host = FakeBuildHost(self.tmp)
+        for name, value in (('SYS_BLOCK', self.host.sys),
+                            ('DEV_DIR', self.host.dev),
+                            ('MAPPER_DIR', os.path.join(self.host.dev,
+                                                        'mapper'))):
+            self.useFixture(fixtures.MockPatchObject(partmap, name, value))
+        self.useFixture(fixtures.MockPatchObject(
+            partmap, '_run', lambda argv: self.host.run(argv).stdout))
+        self.work = os.path.join(self.tmp, 'work', 'trove-x')
+        self.partial = os.path.join(self.tmp, 'images', '.trove-x.partial')
+
+    def release(self):
+        return sweep.release(self.work, partial=self.partial,
+                             run=self.host.run,
+                             mountinfo=self.host.mountinfo)
+
+    def test_killed_build_image_on_its_tmpfs(self):
+        # What kill -9 of a build leaves: DIB's image on its own tmpfs,
+        # the parent loop and a partition loop over it, the partition
+        # mounted as the chroot's root with the host's /proc inside.
+        h, work = self.host, self.work
+        h.mount('0:22', '/proc')
+        h.mount('0:50', work + '/dib_image.A')
+        h.mount('0:51', work + '/dib_build.B')
+        h.mount('7:1', work + '/dib_build.B/mnt')
+        h.mount('0:22', work + '/dib_build.B/mnt/proc')
+        image = work + '/dib_image.A/image0.raw'
+        h.add_loop('loop0', image, '0:50')
+        h.add_loop('loop1', image, '0:50', offset=1 << 20)
+        done = self.release()
+        self.assertEqual([], h.attached())
+        self.assertEqual(['/proc'], h.points())
+        # Detached before the tmpfs went, so it went without -l.
+        self.assertNotIn(['umount', '-l', work + '/dib_image.A'], h.calls)
+        self.assertIn('detach %s/loop1' % h.dev, done)
+        self.assertIn('umount %s/dib_image.A' % work, done)
+
+    def test_only_what_this_build_backs(self):
+        h, work = self.host, self.work
+        other = os.path.join(self.tmp, 'work', 'trove-x-dev')
+        h.mount('8:1', '/')
+        # A bind of the host's root below the build: its files are not
+        # the build's for being on that filesystem.
+        h.mount('8:1', work + '/dib_build.B/mnt/cache')
+        h.mount('0:60', other + '/dib_image.C')
+        h.add_loop('loop0', other + '/dib_image.C/image0.raw', '0:60')
+        h.add_loop('loop1', '/srv/elsewhere.img', '8:1')
+        h.add_loop('loop2', self.partial + '.raw', '8:1')
+        h.add_loop('loop3', self.partial[:-len('.partial')] +
+                   '-dev.partial.raw', '8:1')
+        h.add_loop('loop4', work + '/dib_image.Z/image0.raw (deleted)',
+                   '0:70')
+        h.add_loop('loop5', work + '/dib_image.Y/image0.raw', '0:71',
+                   offset=1 << 20)
+        # An orphan of someone's lazily unmounted tmpfs: nothing says
+        # whose, so it stays.
+        h.add_loop('loop6', '/image0.raw', '0:99')
+        self.release()
+        self.assertEqual(['loop0', 'loop1', 'loop3', 'loop6'],
+                         h.attached())
+        self.assertEqual(['/', other + '/dib_image.C'], h.points())
+
+    def test_reused_device_is_left_alone(self):
+        # Listed as ours, but reattached to another file before the
+        # detach: the check against sysfs keeps it.
+        h = self.host
+        h.add_loop('loop0', self.work + '/dib_image.A/image0.raw', '0:50')
+        listed = h.run(['losetup', '--json'])
+        shutil.rmtree(os.path.join(h.sys, 'loop0'))
+        h.add_loop('loop0', '/srv/other.img', '8:1')
+        real_run = h.run
+
+        def run(argv, **kw):
+            if argv[:2] == ['losetup', '--json']:
+                return listed
+            return real_run(argv, **kw)
+        h.run = run
+        self.assertEqual([], self.release())
+        self.assertEqual(['loop0'], h.attached())

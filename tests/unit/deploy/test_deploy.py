@@ -392,10 +392,12 @@ class TestDeploySources(DeployTestBase):
         result = self.deploy(image_file=None,
                              image_url='https://x.test/g.qcow2',
                              image_checksum='sha256:ab', insecure=True,
-                             download_dir='/dl', datastores='mysql mariadb')
+                             download_dir='/dl', datastores='mysql mariadb',
+                             cacert='/ca.pem')
         fetched.assert_called_once_with('https://x.test/g.qcow2', '/dl',
                                         self.lines.append, verify=False,
-                                        checksum='sha256:ab')
+                                        checksum='sha256:ab',
+                                        cacert='/ca.pem')
         self.assertEqual(['cached download'] * 2,
                          [r.source for r in result.rows])
 
@@ -443,9 +445,11 @@ class TestCli(base.TestCase):
             '--state-file', '/s.json', '--no-flavors', '--os-cloud', 'c1',
             '--limits-cloud', 'sys', '--registrar', 'manage',
             '--trove-manage', '/bin/tm', '--dev-mode',
-            '--guest-agent-source', '/src', '-f', 'json')
+            '--guest-agent-source', '/src', '--os-cacert', '/ca.pem',
+            '-f', 'json')
         self.assertEqual(0, rc, err)
         req = run.call_args[0][0]
+        self.assertEqual('/ca.pem', req.cacert)
         self.assertEqual(('mysql', '/i.qcow2', '/s.json', (), 'manage'),
                          (req.datastores, req.image_file, req.state_file,
                           req.flavors, req.registrar))

@@ -161,7 +161,9 @@ class TestMachine(base.TestCase):
     """A stand-in process shows the machine is always stopped."""
 
     def machine(self, script):
-        m = qemu.Machine(spec(), os.path.join(self.tmp, 'qemu.log'),
+        m = qemu.Machine(spec(serial_log=os.path.join(self.tmp,
+                                                      'serial.log')),
+                         os.path.join(self.tmp, 'qemu.log'),
                          stop_timeout=2)
         m.argv = [sys.executable, '-c', script]
         return m
@@ -203,3 +205,23 @@ class TestMachine(base.TestCase):
             m.proc.wait(10)
         self.assertEqual(0, m.poll())
         self.assertEqual('qemu: bad thing', m.errors_text())
+
+    def test_console_and_stderr_logs_are_0640(self):
+        # Opened as qemu opens -serial file:PATH (O_CREAT|O_TRUNC, 0666
+        # less a umask of 022), over an older log left 0644.
+        log = os.path.join(self.tmp, 'serial.log')
+        with open(log, 'w') as f:
+            f.write('an older run\n')
+        os.chmod(log, 0o644)
+        m = self.machine('import os, sys\n'
+                         'os.umask(0o022)\n'
+                         'fd = os.open(%r, os.O_WRONLY | os.O_CREAT | '
+                         'os.O_TRUNC, 0o666)\n'
+                         'os.write(fd, b"login: ")\n'
+                         'sys.stderr.write("qemu: ok\\n")\n' % log)
+        with m:
+            m.proc.wait(10)
+        for path in (log, m.stderr_path):
+            self.assertEqual(0o640, os.stat(path).st_mode & 0o777, path)
+        with open(log) as f:
+            self.assertEqual('login: ', f.read())
