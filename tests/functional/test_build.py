@@ -379,14 +379,18 @@ class TestKilledBuild(base.FunctionalTestCase):
 
     def test_kill_9_then_next_build_sweeps(self):
         ws = self.workspace('kill9')
-        name = 'trove-debian-bookworm-generic'
+        # DIB builds the base (in a directory of this test's, so that it
+        # runs whatever the shared cache holds).
+        name = 'trove-debian-bookworm-base'
+        bases = os.path.join(ws, 'bases')
         tmp_dir = os.path.join(ws, 'work', name)
-        partial = os.path.join(ws, 'images', '.%s.partial' % name)
+        partial = os.path.join(bases, '.%s.partial' % name)
         # Whatever happens, nothing of this test stays attached.
         self.addCleanup(sweep.release, tmp_dir, partial=partial)
         # One second for DIB's own cleanup: the kill leaves its tmpfs,
         # mounts and loop devices for the next build to sweep.
-        conf = self.config(ws, dib={'stop_timeout': 1})
+        conf = self.config(ws, dib={'stop_timeout': 1},
+                           build={'base_dir': bases})
         first = subprocess.Popen(
             [base.cli_path(), '--config-file', conf, 'build', 'generic'],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -437,7 +441,7 @@ class TestKilledBuild(base.FunctionalTestCase):
         os.chmod(script, 0o755)
         conf = self.config(ws, dib={'stop_timeout': 1}, build={
             'extra_elements_path': os.path.join(ws, 'elements'),
-            'extra_elements': 'tib-test-fail'})
+            'extra_elements': 'tib-test-fail', 'base_dir': bases})
         proc, _t = self.run_cli(conf, 'build', 'generic', timeout=600)
         self.assertEqual(4, proc.returncode, proc.stderr)
         # Also no orphan: a loop device backing "/image0.raw" after a
