@@ -16,6 +16,7 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -144,6 +145,23 @@ class FunctionalTestCase(testtools.TestCase):
         with open(path, 'w') as f:
             f.write('\n'.join(lines) + '\n')
         return path
+
+    def started(self, *argv):
+        """A CLI process, killed at the end of the test if still there."""
+        proc = subprocess.Popen([cli_path()] + list(argv),
+                                stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        self.addCleanup(lambda: proc.poll() is None and proc.kill())
+        return proc
+
+    def assertInterrupts(self, proc, timeout=120):
+        """SIGINT ends proc with one line and exit 130; its stderr."""
+        proc.send_signal(signal.SIGINT)
+        _out, err = proc.communicate(timeout=timeout)
+        self.assertEqual(130, proc.returncode, err)
+        self.assertIn('interrupted by SIGINT', err)
+        self.assertNotIn('Traceback', err)
+        return err
 
     def run_cli(self, conf, *argv, timeout=3600):
         started = time.monotonic()

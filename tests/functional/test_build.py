@@ -109,43 +109,35 @@ class TestBuild(base.FunctionalTestCase):
         # A base of its own, so that DIB runs whatever the cache holds.
         conf = self.config(ws, build={'base_dir': os.path.join(ws,
                                                                'bases')})
-        cmd = [base.cli_path(), '--config-file', conf, 'build', 'generic']
-        first = subprocess.Popen(cmd, stdout=subprocess.PIPE,
-                                 stderr=subprocess.PIPE, text=True)
-        try:
-            # Wait for finalise, in the chroot on the image's mounted
-            # partition: DIB then has its tmpfs, the image's loop devices
-            # (parent and partition) and the chroot's /proc, /sys and /dev
-            # in place, which is everything that must be undone.
-            deadline = time.monotonic() + 900
-            log = os.path.join(ws, 'bases',
-                               'trove-debian-bookworm-base.log')
-            marker = 'dib-run-parts Running /tmp/in_target.d/finalise.d/'
-            while time.monotonic() < deadline:
-                if os.path.exists(log) and marker in open(
-                        log, errors='replace').read():
-                    break
-                self.assertIsNone(first.poll(), 'build ended early')
-                time.sleep(2)
-            self.assertGreater(len(base.mounts_under(ws)), 3,
-                               'DIB is not in its chroot yet')
-            self.assertGreaterEqual(len(base.loops_over(ws)), 2,
-                                    'no image loop devices yet')
+        argv = ('--config-file', conf, 'build', 'generic')
+        first = self.started(*argv)
+        # Wait for finalise, in the chroot on the image's mounted
+        # partition: DIB then has its tmpfs, the image's loop devices
+        # (parent and partition) and the chroot's /proc, /sys and /dev
+        # in place, which is everything that must be undone.
+        deadline = time.monotonic() + 900
+        log = os.path.join(ws, 'bases',
+                           'trove-debian-bookworm-base.log')
+        marker = 'dib-run-parts Running /tmp/in_target.d/finalise.d/'
+        while time.monotonic() < deadline:
+            if os.path.exists(log) and marker in open(
+                    log, errors='replace').read():
+                break
+            self.assertIsNone(first.poll(), 'build ended early')
+            time.sleep(2)
+        self.assertGreater(len(base.mounts_under(ws)), 3,
+                           'DIB is not in its chroot yet')
+        self.assertGreaterEqual(len(base.loops_over(ws)), 2,
+                                'no image loop devices yet')
 
-            second = subprocess.run(cmd, capture_output=True, text=True,
-                                    timeout=120)
-            self.assertEqual(5, second.returncode, second.stderr)
-            self.assertIn('another build of trove-debian-bookworm-generic'
-                          ' is running', second.stderr)
+        second = subprocess.run([base.cli_path()] + list(argv),
+                                capture_output=True, text=True,
+                                timeout=120)
+        self.assertEqual(5, second.returncode, second.stderr)
+        self.assertIn('another build of trove-debian-bookworm-generic'
+                      ' is running', second.stderr)
 
-            first.send_signal(signal.SIGINT)
-            _out, err = first.communicate(timeout=300)
-        finally:
-            if first.poll() is None:
-                first.kill()
-        self.assertEqual(130, first.returncode, err)
-        self.assertIn('interrupted by SIGINT', err)
-        self.assertNotIn('Traceback', err)
+        self.assertInterrupts(first, timeout=300)
         self.assertFalse(os.path.exists(os.path.join(
             ws, 'images', 'trove-debian-bookworm-generic.qcow2')))
         self.assertFalse(os.path.exists(os.path.join(
@@ -255,22 +247,13 @@ class TestSharedBase(base.FunctionalTestCase):
         self.assertNothingLeft(ws)
 
         # SIGINT while a layer converts: exit 130, nothing left behind.
-        proc = subprocess.Popen(
-            [base.cli_path(), '--config-file', conf, 'build', 'mysql'],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        try:
-            # Wait for the conversion: a line at a time, from its stderr.
-            for line in proc.stderr:
-                if line.startswith('converting to qcow2'):
-                    break
-            time.sleep(2)
-            proc.send_signal(signal.SIGINT)
-            _out, err = proc.communicate(timeout=120)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-        self.assertEqual(130, proc.returncode, err)
-        self.assertNotIn('Traceback', err)
+        proc = self.started('--config-file', conf, 'build', 'mysql')
+        # Wait for the conversion: a line at a time, from its stderr.
+        for line in proc.stderr:
+            if line.startswith('converting to qcow2'):
+                break
+        time.sleep(2)
+        self.assertInterrupts(proc)
         self.assertFalse(os.path.exists(os.path.join(
             ws, 'images', 'trove-debian-bookworm-mysql-8.4.qcow2')))
         self.assertNothingLeft(ws)

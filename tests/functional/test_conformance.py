@@ -24,7 +24,6 @@ exits at once), so one build serves the failure case.
 
 import json
 import os
-import signal
 import subprocess
 import time
 
@@ -181,27 +180,17 @@ class TestConformanceMariaDB(ConformanceBase):
             '.conformance-console.log'
         if os.path.exists(console):
             os.unlink(console)
-        proc = subprocess.Popen(
-            [base.cli_path(), '--config-file', self.conf, 'verify',
-             built['image'], '--conformance', 'mariadb:10.11'],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        try:
-            # The broker is up and qemu started once the console exists.
-            deadline = time.monotonic() + 300
-            while not os.path.exists(console):
-                self.assertIsNone(proc.poll(), 'ended before booting')
-                self.assertLess(time.monotonic(), deadline)
-                time.sleep(1)
-            time.sleep(5)
-            self.assertNotEqual([], processes(self.ws))
-            proc.send_signal(signal.SIGINT)
-            _out, err = proc.communicate(timeout=120)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-        self.assertEqual(130, proc.returncode, err)
-        self.assertIn('interrupted by SIGINT', err)
-        self.assertNotIn('Traceback', err)
+        proc = self.started('--config-file', self.conf, 'verify',
+                            built['image'], '--conformance', 'mariadb:10.11')
+        # The broker is up and qemu started once the console exists.
+        deadline = time.monotonic() + 300
+        while not os.path.exists(console):
+            self.assertIsNone(proc.poll(), 'ended before booting')
+            self.assertLess(time.monotonic(), deadline)
+            time.sleep(1)
+        time.sleep(5)
+        self.assertNotEqual([], processes(self.ws))
+        self.assertInterrupts(proc)
         self.assertNothingRunning(built['image'])
 
 

@@ -20,7 +20,6 @@ unit is broken on purpose.
 
 import json
 import os
-import signal
 import subprocess
 import time
 
@@ -184,24 +183,16 @@ class TestVerify(base.FunctionalTestCase):
                '--accelerator', 'tcg', '--no-record']
         if os.path.exists(serial_log):
             os.unlink(serial_log)
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)
-        try:
-            deadline = time.monotonic() + 300
-            while time.monotonic() < deadline:
-                if os.path.exists(serial_log) and 'Linux version' in open(
-                        serial_log, errors='replace').read():
-                    break
-                self.assertIsNone(proc.poll(), 'verify ended early')
-                time.sleep(1)
-            self.assertTrue(qemus_using(self.ws), 'no qemu running?')
-            proc.send_signal(signal.SIGINT)
-            _out, err = proc.communicate(timeout=60)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-        self.assertEqual(130, proc.returncode, err)
-        self.assertIn('interrupted by SIGINT', err)
+        proc = self.started(*cmd[1:])
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            if os.path.exists(serial_log) and 'Linux version' in open(
+                    serial_log, errors='replace').read():
+                break
+            self.assertIsNone(proc.poll(), 'verify ended early')
+            time.sleep(1)
+        self.assertTrue(qemus_using(self.ws), 'no qemu running?')
+        self.assertInterrupts(proc, timeout=60)
         self.assertNothingRunning()
 
         proc, seconds = self.verify(image, '--accelerator', 'tcg',

@@ -20,6 +20,8 @@ import threading
 import time
 from unittest import mock
 
+import fixtures
+
 from tests.unit import base
 from trove_image_builder.build import layer
 from trove_image_builder import errors
@@ -152,17 +154,21 @@ class TestWrite(base.TestCase):
 
 class TestWriteLayer(base.TestCase):
 
-    def test_full_disk_in_the_image_is_exit_4_with_the_path(self):
+    def setUp(self):
+        super().setUp()
         root = os.path.join(self.tmp, 'root')
         os.makedirs(os.path.join(root, 'etc'))
+        self.root = root
 
         @contextlib.contextmanager
         def mounted(image, mount_dir):
             yield root
 
-        with mock.patch.object(layer, 'mounted', mounted), \
-                mock.patch.object(layer, '_write_new', side_effect=OSError(
-                    errno.ENOSPC, 'No space left on device')):
+        self.useFixture(fixtures.MockPatchObject(layer, 'mounted', mounted))
+
+    def test_full_disk_in_the_image_is_exit_4_with_the_path(self):
+        with mock.patch.object(layer, '_write_new', side_effect=OSError(
+                errno.ENOSPC, 'No space left on device')):
             e = self.assertRaises(errors.BuildFailed, layer.write_layer,
                                   '/w/base.raw', '/w/root', {'a': 1}, (),
                                   None)
@@ -171,17 +177,9 @@ class TestWriteLayer(base.TestCase):
                          str(e))
 
     def test_generic_writes_nothing(self):
-        root = os.path.join(self.tmp, 'root')
-        os.makedirs(os.path.join(root, 'etc'))
-
-        @contextlib.contextmanager
-        def mounted(image, mount_dir):
-            yield root
-
-        with mock.patch.object(layer, 'mounted', mounted):
-            layer.write_layer('/w/base.raw', '/w/root', None, (), None)
-        self.assertEqual(['etc'], os.listdir(root))
-        self.assertEqual([], os.listdir(os.path.join(root, 'etc')))
+        layer.write_layer('/w/base.raw', '/w/root', None, (), None)
+        self.assertEqual(['etc'], os.listdir(self.root))
+        self.assertEqual([], os.listdir(os.path.join(self.root, 'etc')))
 
 
 class TestConvert(base.TestCase):
