@@ -265,5 +265,16 @@ def apt_cache_usage(cache_dir):
     return path, debs, tree_size(path)
 
 
+def base_usage(base_dir):
+    """(bases, bytes on disk) of the shared bases (raw and sparse)."""
+    count = used = 0
+    if os.path.isdir(base_dir):
+        for name in os.listdir(base_dir):
+            if name.endswith('.raw') and not name.startswith('.'):
+                count += 1
+                used += os.lstat(os.path.join(base_dir, name)).st_blocks * 512
+    return count, used
+
+
 def mib(size):
     return '%.1f MiB' % (size / (1 << 20))

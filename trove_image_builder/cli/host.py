@@ -47,6 +47,9 @@ class HostCheck(lister.Lister):
         rows.append(('wheel cache', '%s: %d wheelhouse(s), %s%s' % (
             path, houses, host.mib(size),
             '' if req.wheel_cache else ' (off: [build] wheel_cache)')))
+        count, size = host.base_usage(build.base_dir(req))
+        rows.append(('shared bases', '%s: %d base(s), %s on disk' % (
+            build.base_dir(req), count, host.mib(size))))
         path, debs, size = host.apt_cache_usage(req.cache_dir)
         rows.append(('apt cache', '%s: %d .deb, %s' % (
             path, debs, host.mib(size))))

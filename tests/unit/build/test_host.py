@@ -148,3 +148,23 @@ class TestPipSettings(base.TestCase):
         ca = base.write(os.path.join(self.tmp, 'ca.pem'), 'x')
         self.assertEqual(ca, host.pip_ca_bundle({'PIP_CERT': ca}, ()))
         self.assertIsNone(host.pip_ca_bundle({'PIP_CERT': '/nope'}, ()))
+
+
+class TestBaseUsage(base.TestCase):
+
+    def test_counts_bases_by_blocks_not_apparent_size(self):
+        bases = os.path.join(self.tmp, 'bases')
+        os.makedirs(bases)
+        with open(os.path.join(bases, 'trove-debian-bookworm-base.raw'),
+                  'wb') as f:
+            f.write(b'x' * 8192)
+            f.truncate(1 << 30)  # sparse: 1 GiB apparent
+        base.write(os.path.join(bases, '.trove-x-base.partial.raw'), 'p')
+        base.write(os.path.join(bases, 'trove-debian-bookworm-base.json'),
+                   '{}')
+        count, used = host.base_usage(bases)
+        self.assertEqual(1, count)
+        self.assertGreaterEqual(used, 8192)
+        self.assertLess(used, 1 << 20)
+        self.assertEqual((0, 0), host.base_usage(os.path.join(self.tmp,
+                                                              'none')))
