@@ -178,7 +178,11 @@ class Bench:
                             'trove==26.0.0', '-d', self.work], check=True)
             with tarfile.open(os.path.join(
                     self.work, 'trove-26.0.0.tar.gz')) as tar:
-                tar.extractall(self.work, filter='data')
+                # The tree's files and directories only.
+                tar.extractall(self.work, members=[
+                    m for m in tar if (m.isfile() or m.isdir()) and
+                    m.name.startswith('trove-26.0.0/') and
+                    '..' not in m.name])
             os.rename(os.path.join(self.work, 'trove-26.0.0'), src_dir)
         self.fresh('dev')
         conf = self.conf('dev')
