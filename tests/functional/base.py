@@ -29,6 +29,11 @@ from tests import skips
 # runs, as on a real build host; output and scratch dirs are per test run.
 CACHE_DIR = os.environ.get('TIB_FUNCTIONAL_CACHE',
                            '/var/cache/trove-image-builder')
+# Where builds keep their bases when a test does not choose: by default
+# [build] base_dir's own (CACHE_DIR/bases, shared like the cache); a
+# worktree whose elements differ sets its own so it neither replaces
+# the host's base nor waits on it.
+BASE_DIR = os.environ.get('TIB_FUNCTIONAL_BASES')
 # Images other test suites reuse (integration/scenarios builds the same).
 TEST_IMAGES = os.environ.get('TIB_TEST_IMAGES',
                              '/var/lib/trove-image-builder/test-images')
@@ -136,6 +141,8 @@ class FunctionalTestCase(testtools.TestCase):
         build = {'output_dir': '%s/images' % workspace,
                  'work_dir': '%s/work' % workspace,
                  'cache_dir': CACHE_DIR}
+        if BASE_DIR:
+            build['base_dir'] = BASE_DIR
         build.update(extra.pop('build', {}))
         lines = []
         for group, values in dict(extra, build=build).items():

@@ -22,6 +22,8 @@ import os
 import re
 import subprocess
 
+import yaml
+
 from tests.functional import base
 
 VENV_PYTHON = '/opt/guest-agent-venv/bin/python'
@@ -117,5 +119,48 @@ class TestImageContents(base.FunctionalTestCase):
             self.assertEqual([], found)
             self.assertTrue(os.path.isdir(os.path.join(
                 root, 'var/cache/apt/archives')))
+
+    def test_kernel_modules_trimmed_and_index_consistent(self):
+        """trove-guest's trim-modules.yaml: gone, and gone from the index.
+
+        What a guest needs stays; modules.dep (rebuilt by depmod) names no
+        removed module, and the initramfs was rebuilt after the removal.
+        """
+        lib = os.path.join(base.TOP, 'elements', 'trove-guest',
+                           'trove-guest-lib')
+        with open(os.path.join(lib, 'trim-modules.yaml')) as f:
+            removed = yaml.safe_load(f)['remove']
+        with base.mounted_root(self.image, self.ws) as root:
+            top = os.path.join(root, 'lib/modules')
+            versions = sorted(os.listdir(top))
+            self.assertTrue(versions)
+            for version in versions:
+                moddir = os.path.join(top, version)
+                for path in removed:
+                    self.assertFalse(os.path.lexists(
+                        os.path.join(moddir, path)), path)
+                with open(os.path.join(moddir, 'modules.dep')) as f:
+                    deps = {}
+                    for line in f:
+                        mod, _sep, rest = line.partition(':')
+                        deps[mod] = rest.split()
+                for mod, needs in deps.items():
+                    for path in [mod] + needs:
+                        self.assertFalse(any(
+                            path.startswith(p + '/') or path == p
+                            for p in removed), path)
+                        self.assertTrue(os.path.exists(
+                            os.path.join(moddir, path)), path)
+                names = {re.sub(r'\.ko(\.\w+)?$', '', os.path.basename(m))
+                         .replace('-', '_') for m in deps}
+                for needed in ('virtio_net', 'virtio_blk', 'overlay',
+                               'br_netfilter', 'ahci', 'isofs', 'drm',
+                               'bochs'):
+                    self.assertIn(needed, names, version)
+                initrd = os.path.join(root, 'boot', 'initrd.img-' + version)
+                self.assertGreaterEqual(
+                    os.stat(initrd).st_mtime,
+                    os.stat(os.path.join(moddir, 'modules.dep')).st_mtime,
+                    'the initramfs is older than the module index')
         self.assertEqual([], base.mounts_under(self.ws))
         self.assertEqual([], base.loops_over(self.ws))

@@ -29,3 +29,8 @@ export DIB_GRUB_TIMEOUT=${DIB_GRUB_TIMEOUT:-1}
 # injected config: opt in only for clouds on the pc machine type.
 # Ubuntu has DIB_UBUNTU_KERNEL for the same.
 export DIB_TROVE_GUEST_KERNEL=${DIB_TROVE_GUEST_KERNEL:-}
+
+# Remove kernel modules no Trove guest needs (sound, media, wireless,
+# Bluetooth, InfiniBand, real GPUs...: trove-guest-lib/trim-modules.yaml)
+# and rebuild the module index and initramfs; 0 keeps every module.
+export DIB_TROVE_GUEST_TRIM_MODULES=${DIB_TROVE_GUEST_TRIM_MODULES:-1}
