@@ -27,7 +27,8 @@ run, as ratios against their targets.
 "Cold" keeps DIB's download caches (debootstrap tarball, apt archives,
 agent wheels) as a build host does; it removes the base and the images.
 
-    python3 bench/matrix.py [--parts deploy,dib,dev] [--work-dir DIR]
+    python3 bench/matrix.py [--parts deploy,dib,dev]
+        [--modes layers,shared] [--temps cold,warm] [--work-dir DIR]
 
 Needs root, the host set up by tools/setup-host.sh --tests, PyPI (for
 the dev-mode Trove source), and brings up the minicloud of
@@ -114,16 +115,22 @@ class Bench:
                   'minicloud-admin')
         return seconds
 
-    def deploys(self, mode, *flags):
+    def deploys(self, mode, temps, *flags):
         for count, datastores in (('1', ONE), ('3', THREE)):
             name = 'deploy-%s-%s' % (mode, count)
-            self.fresh(name)
-            self.record('%s deploy %s, cold' % (mode, count),
-                        self.deploy(name, datastores, *flags))
-            # Warm: the base stays, the images are made again.
-            shutil.rmtree(os.path.join(self.work, name, 'images'))
-            self.record('%s deploy %s, warm' % (mode, count),
-                        self.deploy(name, datastores, *flags))
+            if 'cold' in temps:
+                self.fresh(name)
+                self.record('%s deploy %s, cold' % (mode, count),
+                            self.deploy(name, datastores, *flags))
+            if 'warm' in temps:
+                # The base stays (built first if this run has none), the
+                # images are made again.
+                if not os.path.isdir(os.path.join(self.work, name,
+                                                  'bases')):
+                    self.deploy(name, datastores, *flags)
+                shutil.rmtree(os.path.join(self.work, name, 'images'))
+                self.record('%s deploy %s, warm' % (mode, count),
+                            self.deploy(name, datastores, *flags))
 
     # -- CLI against bare DIB ------------------------------------------------
 
@@ -226,6 +233,11 @@ class Bench:
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--parts', default='deploy,dib,dev')
+    parser.add_argument('--modes', default='layers,shared',
+                        help='deploy modes: layers (an image per version), '
+                             'shared (--shared-image)')
+    parser.add_argument('--temps', default='cold,warm',
+                        help='deploys from cold and/or warm caches')
     parser.add_argument('--work-dir',
                         default='/var/tmp/trove-image-builder-matrix')
     args = parser.parse_args(argv)
@@ -239,8 +251,11 @@ def main(argv=None):
     bench = Bench(args.work_dir, cloud)
     try:
         if 'deploy' in parts:
-            bench.deploys('layers')
-            bench.deploys('shared', '--shared-image')
+            modes = args.modes.split(',')
+            if 'layers' in modes:
+                bench.deploys('layers', args.temps)
+            if 'shared' in modes:
+                bench.deploys('shared', args.temps, '--shared-image')
         if 'dib' in parts:
             bench.cli_vs_dib()
         if 'dev' in parts:
