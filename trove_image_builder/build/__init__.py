@@ -767,11 +767,23 @@ def _dib_base(base, say, builder_version, started):
     say('building the base %s; log: %s' % (base.name, base.log_path))
     with imagefile.open_private(base.log_path, 'w'):
         pass  # a fresh log per build
-    base.command.run(
-        base.log_path, stop_timeout=req.stop_timeout,
-        timeout=req.timeout,
-        on_phase=lambda phase: say('[%4ds] %s' % (
-            time.monotonic() - started, phase)))
+    # The loop devices DIB has when it is told to stop: its trap may
+    # unmount their tmpfs before it detaches them, and then nothing
+    # else ties them to this build.
+    held = {}
+
+    def on_stop():
+        held.update(sweep.identities(sweep.loops_of(
+            base.tmp_dir, base.partial_base)))
+
+    try:
+        base.command.run(
+            base.log_path, stop_timeout=req.stop_timeout,
+            timeout=req.timeout, on_stop=on_stop,
+            on_phase=lambda phase: say('[%4ds] %s' % (
+                time.monotonic() - started, phase)))
+    finally:
+        sweep.release_identified(held)
     if not os.path.isfile(base.partial_image):
         raise errors.BuildFailed(
             'DIB finished but wrote no image %s; log: %s'

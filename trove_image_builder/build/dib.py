@@ -86,25 +86,35 @@ class Command:
 
     def run(self, log_path, on_phase=None,
             stop_timeout=conf_mod.default('dib.stop_timeout'),
-            timeout=conf_mod.default('dib.timeout')):
+            timeout=conf_mod.default('dib.timeout'), on_stop=None):
         """Run, streaming output to log_path; raise BuildFailed on error.
 
         SIGINT/SIGTERM stop DIB's whole process group (DIB runs its own
         cleanup traps on SIGTERM) and raise Interrupted. A run longer
         than timeout seconds is stopped the same way and fails.
+        on_stop() is called once, before DIB is told to stop.
         """
         tail = collections.deque(maxlen=TAIL_LINES)
         caught = []
         last_phase = [None]
         expired = threading.Event()
 
+        stopping = []
+
+        def _stopping():
+            if on_stop and not stopping:
+                stopping.append(True)
+                on_stop()
+
         def _expire():
             if proc.poll() is None:
                 expired.set()
+                _stopping()
                 signals.to_group(proc, signal.SIGTERM)
 
         def _on_signal(signum, frame):
             caught.append(signum)
+            _stopping()
             # A second signal means "now": no more waiting for cleanup.
             signals.to_group(proc, signal.SIGTERM if len(caught) == 1
                              else signal.SIGKILL)

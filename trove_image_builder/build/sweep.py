@@ -121,6 +121,49 @@ def loops_of(prefix, partial=None, run=subprocess.run,
     return found
 
 
+def identities(loops, run=subprocess.run):
+    """{name: (backing device, inode, offset, size limit)} of loops.
+
+    What stays true of a loop device when the path of its backing file
+    changes: DIB's trap may lazily unmount its tmpfs while it stops,
+    after which the path reads "/image0.raw".
+    """
+    names = {info.name for info in loops}
+    out = run(['losetup', '--json', '--list', '-O',
+               'NAME,BACK-MAJ:MIN,BACK-INO,OFFSET,SIZELIMIT'],
+              capture_output=True, text=True, check=False).stdout
+    found = {}
+    for dev in (json.loads(out)['loopdevices'] if out.strip() else []):
+        name = os.path.basename(dev['name'])
+        if name in names:
+            found[name] = _identity(dev)
+    return found
+
+
+def _identity(dev):
+    return tuple(str(dev.get(k) or '').strip() for k in (
+        'back-maj:min', 'back-ino', 'offset', 'sizelimit'))
+
+
+def release_identified(ids, run=subprocess.run):
+    """Detach the loops of ids (see identities) still backing the same."""
+    if not ids:
+        return []
+    out = run(['losetup', '--json', '--list', '-O',
+               'NAME,BACK-MAJ:MIN,BACK-INO,OFFSET,SIZELIMIT'],
+              capture_output=True, text=True, check=False).stdout
+    victims = []
+    for dev in (json.loads(out)['loopdevices'] if out.strip() else []):
+        name = os.path.basename(dev['name'])
+        info = partmap.loop_info(name)
+        if info and ids.get(name) == _identity(dev):
+            victims.append(info)
+    done = partmap.release_loops(victims)
+    for item in done:
+        LOG.warning('cleaned up after DIB: detach %s', item)
+    return done
+
+
 def _umount(point, run, lazy=False):
     argv = ['umount', '-l', point] if lazy else ['umount', point]
     return run(argv, capture_output=True, check=False).returncode == 0

@@ -90,10 +90,15 @@ class TestCommand(base.TestCase):
         script = self._script('sleep 300 & echo $! > %s\nwait\n' % marker)
         log = os.path.join(self.tmp, 'build.log')
         started = time.monotonic()
+        # on_stop runs once, while DIB still runs (before it is stopped).
+        seen = []
         e = self.assertRaises(errors.BuildFailed,
                               dib.Command(argv=(script,), env={}).run, log,
-                              stop_timeout=5, timeout=1)
+                              stop_timeout=5, timeout=1,
+                              on_stop=lambda: seen.append(
+                                  os.path.exists(marker)))
         self.assertLess(time.monotonic() - started, 5)
+        self.assertEqual([True], seen)
         self.assertEqual('disk-image-create ran longer than 1 seconds '
                          '([dib] timeout) and was stopped; log: %s' % log,
                          str(e))

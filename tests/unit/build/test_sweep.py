@@ -16,6 +16,7 @@ import json
 import os
 import shutil
 import subprocess
+from unittest import mock
 
 import fixtures
 
@@ -229,3 +230,47 @@ class TestRelease(base.TestCase):
         h.run = run
         self.assertEqual([], self.release())
         self.assertEqual(['loop0'], h.attached())
+
+
+class TestIdentified(base.TestCase):
+    """Loops known when DIB is stopped, found again by what they back."""
+
+    LIST = {'loopdevices': [
+        {'name': '/dev/loop3', 'back-maj:min': '0:58', 'back-ino': 12,
+         'offset': 0, 'sizelimit': 0},
+        {'name': '/dev/loop4', 'back-maj:min': '0:58', 'back-ino': 12,
+         'offset': 1048576, 'sizelimit': 2097152},
+        {'name': '/dev/loop5', 'back-maj:min': '8:1', 'back-ino': 99,
+         'offset': 0, 'sizelimit': 0}]}
+
+    def run_losetup(self, listing):
+        return lambda argv, **kw: mock.Mock(stdout=json.dumps(listing))
+
+    def test_same_backing_inode_is_detached_whatever_its_path(self):
+        loops = [partmap.Loop('loop3', '/w/tmp/image0.raw', 0, 0),
+                 partmap.Loop('loop4', '/w/tmp/image0.raw', 1048576,
+                              2097152)]
+        ids = sweep.identities(loops, run=self.run_losetup(self.LIST))
+        self.assertEqual({'loop3': ('0:58', '12', '', ''),
+                          'loop4': ('0:58', '12', '1048576', '2097152')},
+                         ids)
+        # Later: the tmpfs went, the path reads /image0.raw; loop4 was
+        # freed and reused for another file meanwhile.
+        later = {'loopdevices': [
+            dict(self.LIST['loopdevices'][0]),
+            {'name': '/dev/loop4', 'back-maj:min': '8:1', 'back-ino': 7,
+             'offset': 0, 'sizelimit': 0}]}
+        with mock.patch.object(partmap, 'loop_info', side_effect=lambda n:
+                               partmap.Loop(n, '/image0.raw', 0, 0)), \
+                mock.patch.object(partmap, 'release_loops',
+                                  side_effect=lambda v: ['/dev/' + i.name
+                                                         for i in v]) as rel:
+            done = sweep.release_identified(ids,
+                                            run=self.run_losetup(later))
+        self.assertEqual(['/dev/loop3'], done)
+        self.assertEqual(['loop3'], [i.name for i in rel.call_args[0][0]])
+
+    def test_nothing_known_nothing_done(self):
+        run = mock.Mock()
+        self.assertEqual([], sweep.release_identified({}, run=run))
+        run.assert_not_called()
