@@ -58,9 +58,10 @@ TARGETS = {'deploy 3/1': 1.3, 'CLI build / bare DIB': 1.0,
 
 class Bench:
 
-    def __init__(self, work_dir, cloud):
+    def __init__(self, work_dir, cloud, cache_dir=None):
         self.work = work_dir
         self.cloud = cloud
+        self.cache_dir = cache_dir
         self.rows = []  # (what, seconds)
 
     def conf(self, name, **build):
@@ -68,6 +69,8 @@ class Bench:
         values = {'output_dir': os.path.join(self.work, name, 'images'),
                   'work_dir': os.path.join(self.work, name, 'work'),
                   'base_dir': os.path.join(self.work, name, 'bases')}
+        if self.cache_dir:
+            values['cache_dir'] = self.cache_dir
         values.update(build)
         lines = ['[build]'] + ['%s = %s' % kv for kv in values.items()]
         if self.cloud:
@@ -240,6 +243,11 @@ def main(argv=None):
                         help='deploys from cold and/or warm caches')
     parser.add_argument('--work-dir',
                         default='/var/tmp/trove-image-builder-matrix')
+    parser.add_argument('--cache-dir',
+                        help='DIB cache for every build here (default: '
+                             '[build] cache_dir); the bare disk-image-create '
+                             'takes no lock, so no other build may use it '
+                             'meanwhile')
     args = parser.parse_args(argv)
     parts = set(args.parts.split(','))
     os.makedirs(args.work_dir, exist_ok=True)
@@ -248,7 +256,7 @@ def main(argv=None):
         cloud = minicloud.MiniCloud()
         was_up = os.path.exists(cloud.clouds_yaml) and cloud.is_up()
         cloud.up()
-    bench = Bench(args.work_dir, cloud)
+    bench = Bench(args.work_dir, cloud, args.cache_dir)
     try:
         if 'deploy' in parts:
             modes = args.modes.split(',')
