@@ -53,7 +53,10 @@ class TestVerify(base.FunctionalTestCase):
             'TIB_FUNCTIONAL_DIR', '/var/tmp/trove-image-builder-tests'),
             'verify')
         os.makedirs(self.ws, exist_ok=True)
-        self.conf = self.config(self.ws)
+        # The broken element's tree is an input of the base: a base dir
+        # of its own keeps the host's shared base for everyone else.
+        self.conf = self.config(self.ws, build={
+            'base_dir': os.path.join(self.ws, 'bases')})
         with open(self.conf, 'a') as f:
             # Still in [build], the last section config() wrote.
             f.write('extra_elements_path = %s\n' % self._broken_element())

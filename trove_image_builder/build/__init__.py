@@ -48,6 +48,7 @@ from trove_image_builder import lock
 from trove_image_builder import manifest
 from trove_image_builder import redact
 from trove_image_builder import rules as rules_mod
+from trove_image_builder import signals
 
 LOG = logging.getLogger(__name__)
 
@@ -580,7 +581,10 @@ def execute(plan, force=False, progress=None, builder_version=None,
     for path in (req.output_dir, req.work_dir, req.cache_dir,
                  os.path.dirname(plan.base.image_path)):
         os.makedirs(path, exist_ok=True)
-    with lock.TargetLock(req.output_dir, plan.name):
+    # SIGINT/SIGTERM unwind every step (DIB has handlers of its own);
+    # in a worker thread of execute_all this is a no-op: cancel is used.
+    with lock.TargetLock(req.output_dir, plan.name), \
+            signals.interrupting(once=True):
         if not force:
             # Another build may have finished while we waited.
             hit = cached_result(plan)
@@ -608,6 +612,11 @@ def execute_all(plans, jobs=0, force=False, progress=None,
     lines carry its image's name. Results come in plans' order.
     """
     say = progress or (lambda msg: None)
+    with signals.interrupting(once=True):
+        return _execute_all(plans, jobs, force, say, builder_version)
+
+
+def _execute_all(plans, jobs, force, say, builder_version):
     results, pending, bases = [None] * len(plans), [], set()
     for i, plan in enumerate(plans):
         hit = None if force else cached_result(plan)
