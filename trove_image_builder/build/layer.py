@@ -111,6 +111,12 @@ def _copy_range(fd_in, fd_out, start, end, digest):
         pos += len(block)
 
 
+def _partitions(path):
+    res = subprocess.run(['partx', '-g', '-r', '-o', 'NR,START,SECTORS,TYPE',
+                          path], capture_output=True, text=True, check=False)
+    return partmap.parse_partx(res.stdout) if res.returncode == 0 else []
+
+
 def root_partition(path):
     """(offset, size) of the largest partition of a raw image file.
 
@@ -118,13 +124,68 @@ def root_partition(path):
     root filesystem in its largest partition; a file without a table is
     a bare filesystem.
     """
-    res = subprocess.run(['partx', '-g', '-r', '-o', 'NR,START,SECTORS,TYPE',
-                          path], capture_output=True, text=True, check=False)
-    parts = partmap.parse_partx(res.stdout) if res.returncode == 0 else []
+    parts = _partitions(path)
     if not parts:
         return 0, os.path.getsize(path)
     best = max(parts, key=lambda p: p.size)
     return best.start, best.size
+
+
+def grow(image, extra):
+    """Give the root filesystem extra bytes more (rounded up to a MiB).
+
+    The base is sized to its own content; an embedded container archive
+    needs room for itself and for docker's copy of it at first boot.
+    The root partition (the last one in every layout) and its ext4
+    grow into the longer file.
+    """
+    size = os.path.getsize(image) + extra
+    size += -size % (1 << 20)
+    parts = _partitions(image)
+    if parts:
+        root = max(parts, key=lambda p: p.size)
+        if root.start + root.size < max(p.start + p.size for p in parts):
+            raise errors.BuildFailed('the root partition of %s is not the '
+                                     'last one; cannot grow it' % image)
+    os.truncate(image, size)
+    if parts:
+        if _is_gpt(image):
+            # GPT keeps a backup table at the disk's end: move it there.
+            _run(['sfdisk', '-q', '--relocate', 'gpt-bak-std', image],
+                 'moving the backup partition table')
+        _run_input(['sfdisk', '-q', '--no-reread', '--no-tell-kernel',
+                    '-N', str(root.number), image], ', +\n',
+                   'growing the root partition of %s' % image)
+    offset, part_size = root_partition(image)
+    loop = _run(['losetup', '--find', '--show', '--offset', str(offset),
+                 '--sizelimit', str(part_size), image],
+                'attaching %s' % image)
+    try:
+        # resize2fs wants a freshly checked filesystem; exit 1 means
+        # e2fsck fixed something harmless (the base was unmounted clean).
+        res = subprocess.run(['e2fsck', '-f', '-p', loop],
+                             capture_output=True, text=True, check=False)
+        if res.returncode > 1:
+            raise errors.BuildFailed('e2fsck of the base\'s root failed: %s'
+                                     % imagefile.last_line(res.stdout +
+                                                           res.stderr))
+        _run(['resize2fs', loop], 'growing the root filesystem')
+    finally:
+        partmap.release_file(image)
+
+
+def _is_gpt(image):
+    res = subprocess.run(['sfdisk', '--dump', image], capture_output=True,
+                         text=True, check=False)
+    return 'label: gpt' in res.stdout
+
+
+def _run_input(argv, text, what):
+    res = subprocess.run(argv, input=text, capture_output=True, text=True,
+                         check=False)
+    if res.returncode != 0:
+        raise errors.BuildFailed('%s failed: %s'
+                                 % (what, imagefile.last_line(res.stderr)))
 
 
 def _run(argv, what, cancel=None):
@@ -237,9 +298,16 @@ def convert(raw, dest, fmt, cancel=None):
     _run(argv + [raw, dest], 'converting %s to %s' % (raw, fmt), cancel)
 
 
+def archive_room(archives):
+    """Root room for archives: each, docker's copy, the loaded layers."""
+    return 3 * sum(os.path.getsize(a.path) for a in archives)
+
+
 def write_layer(work_image, mount_dir, record, archives, lib):
     """Write the datastore's files into work_image; disk full: exit 4."""
     try:
+        if archives:
+            grow(work_image, archive_room(archives))
         with mounted(work_image, mount_dir) as root:
             if record:
                 write_record(root, record)
