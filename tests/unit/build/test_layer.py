@@ -110,6 +110,27 @@ class TestRootPartition(base.TestCase):
         self.assertEqual((0, 8 * MIB), layer.root_partition(path))
 
 
+class TestGrow(base.TestCase):
+
+    def test_room_for_an_archive_its_copy_and_its_layers(self):
+        a = base.write(os.path.join(self.tmp, 'a.tar'), 'x' * 1000)
+        b = base.write(os.path.join(self.tmp, 'b.tar'), 'x' * 24)
+        self.assertEqual(3072, layer.archive_room(
+            [mock.Mock(path=a), mock.Mock(path=b)]))
+
+    def test_a_root_that_is_not_last_is_refused_untouched(self):
+        path = os.path.join(self.tmp, 'disk.raw')
+        with open(path, 'wb') as f:
+            f.truncate(64 * MIB)
+        subprocess.run(['sfdisk', '-q', path], check=True, text=True,
+                       input='label: gpt\nstart=2048, size=98304, '
+                             'type=linux\nstart=100352, size=8192, '
+                             'type=linux\n')
+        e = self.assertRaises(errors.BuildFailed, layer.grow, path, MIB)
+        self.assertIn('not the last one', str(e))
+        self.assertEqual(64 * MIB, os.path.getsize(path))
+
+
 class TestWrite(base.TestCase):
 
     def test_record_is_what_the_element_wrote(self):
