@@ -37,7 +37,7 @@ RECORD_PATH = os.path.join('etc', 'trove-image-builder', 'datastore.json')
 ARCHIVE_DIR = os.path.join('var', 'lib', 'trove-container-images',
                            'archives')
 # Bumped whenever what a layer writes changes, so old layers rebuild.
-LAYER_FORMAT = 1
+LAYER_FORMAT = 2
 # qemu-img convert -c compresses one cluster per coroutine; eight of
 # them out of order keep every core busy (DIB's own convert uses one).
 _CONVERT_OPTIONS = {'qcow2': ('-c', '-m', '8', '-W')}
