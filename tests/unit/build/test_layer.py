@@ -86,19 +86,25 @@ class TestCopyChecked(base.TestCase):
         self.assertIn(dest, str(e))
 
 
+def gpt_disk(directory, table):
+    """A 64 MiB file with a GPT made by sfdisk from table's lines."""
+    if not shutil.which('sfdisk'):
+        raise AssertionError('sfdisk (util-linux) is missing')
+    path = os.path.join(directory, 'disk.raw')
+    with open(path, 'wb') as f:
+        f.truncate(64 * MIB)
+    subprocess.run(['sfdisk', '-q', path], check=True, text=True,
+                   input='label: gpt\n' + table)
+    return path
+
+
 class TestRootPartition(base.TestCase):
 
     def test_largest_partition_of_a_real_table(self):
-        if not shutil.which('sfdisk'):
-            self.fail('sfdisk (util-linux) is missing')
-        path = os.path.join(self.tmp, 'disk.raw')
-        with open(path, 'wb') as f:
-            f.truncate(64 * MIB)
         # A small BIOS boot partition, then the root, as layouts do.
-        subprocess.run(['sfdisk', '-q', path], check=True, text=True,
-                       input='label: gpt\nstart=2048, size=16384, '
-                             'type=21686148-6449-6E6F-744E-656564454649\n'
-                             'start=18432, type=linux\n')
+        path = gpt_disk(self.tmp, 'start=2048, size=16384, '
+                                  'type=21686148-6449-6E6F-744E-656564454649\n'
+                                  'start=18432, type=linux\n')
         offset, size = layer.root_partition(path)
         self.assertEqual(18432 * 512, offset)
         self.assertGreater(size, 40 * MIB)
@@ -119,13 +125,8 @@ class TestGrow(base.TestCase):
             [mock.Mock(path=a), mock.Mock(path=b)]))
 
     def test_a_root_that_is_not_last_is_refused_untouched(self):
-        path = os.path.join(self.tmp, 'disk.raw')
-        with open(path, 'wb') as f:
-            f.truncate(64 * MIB)
-        subprocess.run(['sfdisk', '-q', path], check=True, text=True,
-                       input='label: gpt\nstart=2048, size=98304, '
-                             'type=linux\nstart=100352, size=8192, '
-                             'type=linux\n')
+        path = gpt_disk(self.tmp, 'start=2048, size=98304, type=linux\n'
+                                  'start=100352, size=8192, type=linux\n')
         e = self.assertRaises(errors.BuildFailed, layer.grow, path, MIB)
         self.assertIn('not the last one', str(e))
         self.assertEqual(64 * MIB, os.path.getsize(path))
