@@ -166,6 +166,9 @@ class Registrar(abc.ABC):
 
     # The data types _apply_rules can write (params.ALL_TYPES: every one).
     param_types = params.ALL_TYPES
+    # True: an integer parameter needs a max (Trove's API refuses one
+    # without: "max_size is required for integer data type").
+    param_bounded = False
 
     @abc.abstractmethod
     def _parameters(self, version):
@@ -242,15 +245,15 @@ class Registrar(abc.ABC):
                 '--validation-rules FILE' % spec,))
         rules = read_rules(path)
         change = params.plan(rules, self._parameters(version),
-                             self.param_types)
+                             self.param_types, self.param_bounded)
         if change.changes:
             self._apply_rules(version, path, change)
         if change.skipped:
             change = dataclasses.replace(change, notes=(
-                '%d configuration parameter(s) not loaded, %s registrar '
-                'cannot write their type: %s (the manage registrar loads '
-                'them)' % (len(change.skipped), self.name,
-                           ', '.join(change.skipped)),))
+                '%d configuration parameter(s) not loaded, the %s '
+                'registrar cannot write them: %s (the manage registrar '
+                'loads them)' % (len(change.skipped), self.name,
+                                 ', '.join(change.skipped)),))
         return change
 
     def set_default(self, version):

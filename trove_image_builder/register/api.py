@@ -46,6 +46,7 @@ class ApiRegistrar(register.Registrar):
 
     name = 'api'
     param_types = API_TYPES
+    param_bounded = True
 
     def __init__(self, conn, client=None):
         self._conn = conn

@@ -83,10 +83,11 @@ class Change:
                     len(self.unchanged), len(self.skipped), self.total))
 
 
-def plan(rules, have, types=ALL_TYPES):
+def plan(rules, have, types=ALL_TYPES, bounded=False):
     """The Change from have (name -> normal()) to the rules file.
 
-    types: the data types the registrar can write, or ALL_TYPES.
+    types: the data types the registrar can write, or ALL_TYPES;
+    bounded: the registrar cannot write an integer without a max.
     """
     create, modify, unchanged, skipped = [], [], [], []
     wanted = set()
@@ -99,6 +100,9 @@ def plan(rules, have, types=ALL_TYPES):
             unchanged.append(name)
         elif types is not ALL_TYPES and rule['type'] not in types:
             skipped.append('%s (%s)' % (name, rule['type']))
+        elif bounded and rule['type'] == 'integer' and \
+                rule.get('max') is None:
+            skipped.append('%s (integer without max)' % name)
         elif old is None:
             create.append(name)
         else:

@@ -49,6 +49,13 @@ class TestPlan(base.TestCase):
         self.assertEqual('created 1, modified 1, deleted 1, unchanged 1, '
                          'skipped 0 of 3', change.summary())
 
+    def test_an_integer_without_max_needs_a_registrar_that_takes_it(self):
+        rules = [rule('n', min=0), rule('m', min=0, max=9)]
+        change = params.plan(rules, {}, bounded=True)
+        self.assertEqual(('n (integer without max)',), change.skipped)
+        self.assertEqual(('m',), change.create)
+        self.assertEqual(('n', 'm'), params.plan(rules, {}).create)
+
     def test_types_the_registrar_cannot_write_are_skipped(self):
         have = {'held': params.normal('held', False, 'boolean', None, None)}
         change = params.plan([rule('held', 'boolean'),
