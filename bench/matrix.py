@@ -108,7 +108,8 @@ class Bench:
     # -- deploy ------------------------------------------------------------
 
     def deploy(self, name, datastores, *flags):
-        conf = self.conf(name)
+        # Every deploy here has the same base: one directory for it.
+        conf = self.conf(name, base_dir=self.deploy_bases)
         state = os.path.join(self.work, name + '.state.json')
         seconds, _out = self.tool(
             conf, 'deploy', '--datastores', datastores, '--os-cloud',
@@ -118,20 +119,25 @@ class Bench:
                   'minicloud-admin')
         return seconds
 
+    @property
+    def deploy_bases(self):
+        return os.path.join(self.work, 'deploy-bases')
+
     def deploys(self, mode, temps, *flags):
         for count, datastores in (('1', ONE), ('3', THREE)):
             name = 'deploy-%s-%s' % (mode, count)
             if 'cold' in temps:
                 self.fresh(name)
+                shutil.rmtree(self.deploy_bases, ignore_errors=True)
                 self.record('%s deploy %s, cold' % (mode, count),
                             self.deploy(name, datastores, *flags))
             if 'warm' in temps:
                 # The base stays (built first if this run has none), the
                 # images are made again.
-                if not os.path.isdir(os.path.join(self.work, name,
-                                                  'bases')):
+                if not os.path.isdir(self.deploy_bases):
                     self.deploy(name, datastores, *flags)
-                shutil.rmtree(os.path.join(self.work, name, 'images'))
+                shutil.rmtree(os.path.join(self.work, name, 'images'),
+                              ignore_errors=True)
                 self.record('%s deploy %s, warm' % (mode, count),
                             self.deploy(name, datastores, *flags))
 
