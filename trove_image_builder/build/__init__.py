@@ -656,11 +656,16 @@ def ensure_base(plan, force, say, builder_version):
     for path in (plan.request.cache_dir, os.path.dirname(base.image_path)):
         os.makedirs(path, exist_ok=True)
     with _base_lock(base, say):
-        hit = None if force else cached_result(base)
-        if hit:
-            say('base %s is up to date' % base.name)
-            return hit.manifest
-        return _build_base(base, say, builder_version)
+        return _current_base(base, force, say, builder_version)
+
+
+def _current_base(base, rebuild, say, builder_version):
+    """The base's manifest, built first unless up to date (lock held)."""
+    hit = None if rebuild else cached_result(base)
+    if hit:
+        say('base %s is up to date' % base.name)
+        return hit.manifest
+    return _build_base(base, say, builder_version)
 
 
 def _base_lock(base, say):
@@ -685,12 +690,8 @@ def _copy_base(plan, work_image, force, say, builder_version):
     base = plan.base
     with _base_lock(base, say):
         for attempt in range(2):
-            hit = None if force or attempt else cached_result(base)
-            if hit:
-                say('base %s is up to date' % base.name)
-                data = hit.manifest
-            else:
-                data = _build_base(base, say, builder_version)
+            data = _current_base(base, force or attempt, say,
+                                 builder_version)
             started = time.monotonic()
             if layer.copy_checked(base.image_path, work_image,
                                   data['sha256']):

@@ -156,10 +156,7 @@ def grow(image, extra):
         _run_input(['sfdisk', '-q', '--no-reread', '--no-tell-kernel',
                     '-N', str(root.number), image], ', +\n',
                    'growing the root partition of %s' % image)
-    offset, part_size = root_partition(image)
-    loop = _run(['losetup', '--find', '--show', '--offset', str(offset),
-                 '--sizelimit', str(part_size), image],
-                'attaching %s' % image)
+    loop = _attach_root(image)
     try:
         # resize2fs wants a freshly checked filesystem; exit 1 means
         # e2fsck fixed something harmless (the base was unmounted clean).
@@ -186,6 +183,13 @@ def _run_input(argv, text, what):
     if res.returncode != 0:
         raise errors.BuildFailed('%s failed: %s'
                                  % (what, imagefile.last_line(res.stderr)))
+
+
+def _attach_root(image):
+    """A loop device over the image's root partition (release_file it)."""
+    offset, size = root_partition(image)
+    return _run(['losetup', '--find', '--show', '--offset', str(offset),
+                 '--sizelimit', str(size), image], 'attaching %s' % image)
 
 
 def _run(argv, what, cancel=None):
@@ -219,9 +223,7 @@ def _run(argv, what, cancel=None):
 @contextlib.contextmanager
 def mounted(image, mount_dir):
     """The image's root filesystem mounted read-write at mount_dir."""
-    offset, size = root_partition(image)
-    loop = _run(['losetup', '--find', '--show', '--offset', str(offset),
-                 '--sizelimit', str(size), image], 'attaching %s' % image)
+    loop = _attach_root(image)
     try:
         os.makedirs(mount_dir, mode=0o700, exist_ok=True)
         _run(['mount', '-o', 'nodev,nosuid', loop, mount_dir],
