@@ -76,15 +76,20 @@ def _private_devices(prefix, mountinfo):
     return mine - elsewhere
 
 
+def _losetup(run, columns):
+    """{loop name: losetup's record with columns} of every attached loop."""
+    out = run(['losetup', '--json', '--list', '-O', 'NAME,' + columns],
+              capture_output=True, text=True, check=False).stdout
+    return {os.path.basename(dev['name']): dev
+            for dev in (json.loads(out)['loopdevices']
+                        if out.strip() else [])}
+
+
 def _listed_loops(run):
     """(name, backing file, backing device) of every attached loop."""
-    out = run(['losetup', '--json', '--list', '-O',
-               'NAME,BACK-FILE,BACK-MAJ:MIN'],
-              capture_output=True, text=True, check=False).stdout
-    return [(os.path.basename(dev['name']), dev.get('back-file') or '',
+    return [(name, dev.get('back-file') or '',
              (dev.get('back-maj:min') or '').strip())
-            for dev in (json.loads(out)['loopdevices']
-                        if out.strip() else [])]
+            for name, dev in _losetup(run, 'BACK-FILE,BACK-MAJ:MIN').items()]
 
 
 def _is_partial(path, partial):
@@ -129,34 +134,25 @@ def identities(loops, run=subprocess.run):
     after which the path reads "/image0.raw".
     """
     names = {info.name for info in loops}
-    out = run(['losetup', '--json', '--list', '-O',
-               'NAME,BACK-MAJ:MIN,BACK-INO,OFFSET,SIZELIMIT'],
-              capture_output=True, text=True, check=False).stdout
-    found = {}
-    for dev in (json.loads(out)['loopdevices'] if out.strip() else []):
-        name = os.path.basename(dev['name'])
-        if name in names:
-            found[name] = _identity(dev)
-    return found
+    return {name: ident for name, ident in _identities(run).items()
+            if name in names}
 
 
-def _identity(dev):
-    return tuple(str(dev.get(k) or '').strip() for k in (
+def _identities(run):
+    return {name: tuple(str(dev.get(k) or '').strip() for k in (
         'back-maj:min', 'back-ino', 'offset', 'sizelimit'))
+        for name, dev in _losetup(
+            run, 'BACK-MAJ:MIN,BACK-INO,OFFSET,SIZELIMIT').items()}
 
 
 def release_identified(ids, run=subprocess.run):
     """Detach the loops of ids (see identities) still backing the same."""
     if not ids:
         return []
-    out = run(['losetup', '--json', '--list', '-O',
-               'NAME,BACK-MAJ:MIN,BACK-INO,OFFSET,SIZELIMIT'],
-              capture_output=True, text=True, check=False).stdout
     victims = []
-    for dev in (json.loads(out)['loopdevices'] if out.strip() else []):
-        name = os.path.basename(dev['name'])
+    for name, ident in _identities(run).items():
         info = partmap.loop_info(name)
-        if info and ids.get(name) == _identity(dev):
+        if info and ids.get(name) == ident:
             victims.append(info)
     done = partmap.release_loops(victims)
     for item in done:
