@@ -178,6 +178,20 @@ class TestSharedBase(base.FunctionalTestCase):
         self.assertEqual(log_mtime, os.path.getmtime(pg['log']))
         self.assertNotEqual(mariadb['sha256'], pg['sha256'])
         print('second datastore from the base: %.1fs' % seconds)
+        # Both patched one packed copy of the base, made once; each is a
+        # whole image, with no backing file and no qcow2 damage.
+        self.assertEqual(['patched', 'patched'], [
+            m['layer_method'] for m in (mariadb, pg)])
+        self.assertNotIn('compressing the base', err)  # the first did
+        with open(os.path.splitext(pg['log'])[0] + '.json') as f:
+            packed = json.load(f)['packed']  # the base's manifest
+        self.assertEqual(pg['base']['sha256'], packed['base_sha256'])
+        for image in (first['image'], result['image']):
+            info = json.loads(subprocess.run(
+                ['qemu-img', 'info', '--output=json', image], check=True,
+                capture_output=True, text=True).stdout)
+            self.assertNotIn('backing-filename', info)
+            subprocess.run(['qemu-img', 'check', '-q', image], check=True)
 
         # The layer's content, read from the image itself.
         with base.mounted_root(result['image'], ws) as root:

@@ -70,6 +70,8 @@ _VOLATILE_ENV = {'PATH', 'TMP_DIR', 'DIB_IMAGE_CACHE', 'ELEMENTS_PATH',
 PIP_INDEX_FILE = 'pip-index-url'
 # The datastore elements' shared part: read by the layer, never in a base.
 DATASTORE_ELEMENT = 'trove-datastore'
+# The base manifest's record of its packed (compressed) copy.
+PACKED_KEY = 'packed'
 _LAYOUT_ELEMENTS = {'mbr': 'block-device-mbr', 'gpt': 'block-device-gpt',
                     'efi': 'block-device-efi'}
 
@@ -141,6 +143,11 @@ class BasePlan:
     def partial_base(self):
         return os.path.join(os.path.dirname(self.image_path),
                             '.%s.partial' % self.name)
+
+    @property
+    def packed_path(self):
+        """The base compressed to qcow2 once, for the layers to patch."""
+        return os.path.splitext(self.image_path)[0] + '.qcow2'
 
     @property
     def rules_export_dir(self):
@@ -685,48 +692,107 @@ def _base_lock(base, say):
 def _copy_base(plan, work_image, force, say, builder_version):
     """The base (built when needed) copied to work_image; its manifest.
 
-    A base that does not match its recorded sha256 is rebuilt, once.
+    The caller holds the base's lock. A base that does not match its
+    recorded sha256 is rebuilt, once.
     """
     base = plan.base
-    with _base_lock(base, say):
-        for attempt in range(2):
-            data = _current_base(base, force or attempt, say,
-                                 builder_version)
-            started = time.monotonic()
-            if layer.copy_checked(base.image_path, work_image,
-                                  data['sha256']):
-                say('copied the base in %.1fs' % (time.monotonic()
-                                                  - started))
-                return data
-            os.unlink(work_image)
-            say('the base %s does not match the sha256 in its manifest; '
-                'rebuilding it' % base.image_path)
+    for attempt in range(2):
+        data = _current_base(base, force or attempt, say, builder_version)
+        started = time.monotonic()
+        if layer.copy_checked(base.image_path, work_image, data['sha256']):
+            say('copied the base in %.1fs' % (time.monotonic() - started))
+            return data
+        os.unlink(work_image)
+        say('the base %s does not match the sha256 in its manifest; '
+            'rebuilding it' % base.image_path)
     raise errors.BuildFailed('the base %s was rebuilt but does not match '
                              'its own sha256; is the disk failing?'
                              % base.image_path)
+
+
+def _copy_packed(base, data, dest, say, cancel):
+    """The packed base (made when missing or stale) copied to dest.
+
+    The caller holds the base's lock; data is the base's manifest, which
+    records the packed file's sha256 and the base's it was made from.
+    """
+    for attempt in range(2):
+        packed = data.get(PACKED_KEY) or {}
+        if (attempt or packed.get('base_sha256') != data['sha256'] or
+                not os.path.isfile(base.packed_path)):
+            packed = _pack_base(base, data, say, cancel)
+        if layer.copy_checked(base.packed_path, dest, packed['sha256']):
+            return
+        os.unlink(dest)
+        say('the packed base %s does not match the sha256 in the base\'s '
+            'manifest; packing it again' % base.packed_path)
+    raise errors.BuildFailed('the packed base %s was made again but does '
+                             'not match its own sha256; is the disk '
+                             'failing?' % base.packed_path)
+
+
+def _pack_base(base, data, say, cancel):
+    """Compress the base once for every qcow2 layer; its record."""
+    started = time.monotonic()
+    say('compressing the base %s once for its layers' % base.name)
+    partial = base.partial_base + '.qcow2'
+    try:
+        layer.pack(base.image_path, partial, cancel)
+        os.chmod(partial, imagefile.FILE_MODE)
+        packed = {'sha256': manifest.sha256_file(partial),
+                  'base_sha256': data['sha256'],
+                  'seconds': round(time.monotonic() - started, 1)}
+        os.replace(partial, base.packed_path)
+    except BaseException:
+        if os.path.exists(partial):
+            os.unlink(partial)
+        raise
+    data[PACKED_KEY] = packed
+    manifest.write(base.image_path, data)
+    say('packed the base in %.1fs' % packed['seconds'])
+    return packed
 
 
 def _make_layer(plan, rebuild_base, say, builder_version, cancel):
     req = plan.request
     started = time.monotonic()
     work_image = os.path.join(plan.tmp_dir, 'base.raw')
-    base_data = _copy_base(plan, work_image, rebuild_base, say,
-                           builder_version)
-    layer_started = time.monotonic()
-    say('writing the %s layer' % plan.name)
-    lib = containers.load_library(
-        datafiles.elements_dir(req.elements_dir)) if plan.archives else None
-    layer.write_layer(work_image, os.path.join(plan.tmp_dir, 'root'),
-                      plan.record, plan.archives, lib)
-    if req.fmt == 'raw':
-        shutil.move(work_image, plan.partial_image)
+    root = os.path.join(plan.tmp_dir, 'root')
+    # Without archives a qcow2 layer is the packed base patched; archives
+    # are worth compressing, so their layers are converted whole.
+    patched = req.fmt == 'qcow2' and not plan.archives
+    overlay = os.path.join(plan.tmp_dir, 'layer.qcow2')
+    with _base_lock(plan.base, say):
+        base_data = _copy_base(plan, work_image, rebuild_base, say,
+                               builder_version)
+        layer_started = time.monotonic()
+        if patched:
+            # Compared with the base while nobody can rebuild it.
+            _copy_packed(plan.base, base_data, plan.partial_image, say,
+                         cancel)
+            say('writing the %s layer' % plan.name)
+            layer.write_layer(work_image, root, plan.record, (), None)
+            layer.diff(plan.base.image_path, work_image, overlay, cancel)
+    if patched:
+        layer.apply(overlay, plan.partial_image, cancel)
     else:
-        say('converting to %s' % req.fmt)
-        layer.convert(work_image, plan.partial_image, req.fmt, cancel)
+        say('writing the %s layer' % plan.name)
+        lib = containers.load_library(
+            datafiles.elements_dir(req.elements_dir)) \
+            if plan.archives else None
+        layer.write_layer(work_image, root, plan.record, plan.archives, lib)
+        if req.fmt == 'raw':
+            shutil.move(work_image, plan.partial_image)
+        else:
+            say('converting to %s' % req.fmt)
+            layer.convert(work_image, plan.partial_image, req.fmt, cancel)
     info = imagefile.info(plan.partial_image, errors.BuildFailed)
     if info.get('format') != req.fmt:
         raise errors.BuildFailed('the layer is a %s image, expected %s'
                                  % (info.get('format'), req.fmt))
+    if info.get('backing-filename') or info.get('full-backing-filename'):
+        raise errors.BuildFailed('the layer %s still has a backing file'
+                                 % plan.partial_image)
     data = dict(plan.facts)
     data['base'] = dict(data['base'], sha256=base_data['sha256'],
                         build_seconds=base_data.get('build_seconds'),
@@ -737,6 +803,7 @@ def _make_layer(plan, rebuild_base, say, builder_version, cancel):
         virtual_size=info.get('virtual-size'),
         packages=base_data.get('packages', {}),
         layer_seconds=round(time.monotonic() - layer_started, 1),
+        layer_method='patched' if patched else 'converted',
         build_seconds=round(time.monotonic() - started, 1),
         built_at=datetime.datetime.now(
             datetime.timezone.utc).isoformat(timespec='seconds'),

@@ -266,13 +266,17 @@ def apt_cache_usage(cache_dir):
 
 
 def base_usage(base_dir):
-    """(bases, bytes on disk) of the shared bases (raw and sparse)."""
+    """(bases, bytes on disk) of the shared bases (raw and sparse).
+
+    The bytes count each base's packed qcow2 copy too.
+    """
     count = used = 0
     if os.path.isdir(base_dir):
         for name in os.listdir(base_dir):
-            if name.endswith('.raw') and not name.startswith('.'):
-                count += 1
-                used += os.lstat(os.path.join(base_dir, name)).st_blocks * 512
+            if name.startswith('.') or not name.endswith(('.raw', '.qcow2')):
+                continue
+            count += name.endswith('.raw')
+            used += os.lstat(os.path.join(base_dir, name)).st_blocks * 512
     return count, used
 
 

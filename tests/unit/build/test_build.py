@@ -11,6 +11,8 @@
 # under the License.
 
 import json
+import contextlib
+import dataclasses
 import os
 import shutil
 import threading
@@ -23,6 +25,36 @@ from tests.unit import base
 from trove_image_builder import build
 from trove_image_builder import errors
 from trove_image_builder import manifest
+
+
+@contextlib.contextmanager
+def fake_layers(said=None):
+    """Layers without mounts or qemu-img; converted or packed is a copy.
+
+    said collects each step as (name, arguments).
+    """
+    said = [] if said is None else said
+
+    def step(name, copy=False):
+        def run(*args):
+            said.append((name, args))
+            if copy:
+                shutil.copyfile(args[0], args[1])
+        return run
+
+    with mock.patch.object(build.layer, 'write_layer',
+                           side_effect=step('write')), \
+            mock.patch.object(build.layer, 'convert',
+                              side_effect=step('convert', copy=True)), \
+            mock.patch.object(build.layer, 'pack',
+                              side_effect=step('pack', copy=True)), \
+            mock.patch.object(build.layer, 'diff', side_effect=step('diff')), \
+            mock.patch.object(build.layer, 'apply',
+                              side_effect=step('apply')), \
+            mock.patch.object(build.imagefile, 'info', side_effect=(
+                lambda path, error: {'format': os.path.splitext(
+                    path)[1][1:]})):
+        yield said
 
 
 class PlanTestBase(base.TestCase):
@@ -406,13 +438,7 @@ class TestKeepRules(PlanTestBase):
         with mock.patch.object(build.host, 'require_root'), \
                 mock.patch.object(build.host, 'check_build_host'), \
                 mock.patch.object(build.sweep, 'release'), \
-                mock.patch.object(build.layer, 'write_layer'), \
-                mock.patch.object(build.layer, 'convert',
-                                  side_effect=lambda src, dst, fmt, cancel:
-                                  shutil.copyfile(src, dst)), \
-                mock.patch.object(build.imagefile, 'info', side_effect=(
-                    lambda path, error: {'format': os.path.splitext(
-                        path)[1][1:]})), \
+                fake_layers(), \
                 mock.patch.object(build.dib.Command, 'run', autospec=True,
                                   side_effect=self._fake_dib(plan,
                                                              exported)):
@@ -461,6 +487,91 @@ class TestKeepRules(PlanTestBase):
             record = build.keep_rules(plan.base, said.append)
         self.assertEqual({}, record['files'])
         self.assertIn('no validation rules for mariadb', said[0])
+
+
+class TestPackedBase(PlanTestBase):
+    """qcow2 layers patch one compressed copy of the base."""
+
+    def setUp(self):
+        super().setUp()
+        for name, target in (('require_root', build.host),
+                             ('check_build_host', build.host),
+                             ('release', build.sweep)):
+            self.useFixture(fixtures.MockPatchObject(target, name))
+        self.useFixture(fixtures.MockPatchObject(
+            build, 'keep_rules', return_value={}))
+        self.useFixture(fixtures.MockPatchObject(
+            build.dib.Command, 'run', autospec=True,
+            side_effect=self.fake_dib))
+
+    def fake_dib(self, command, log_path, **kwargs):
+        out = command.argv[command.argv.index('-o') + 1]
+        base.write(out + '.raw', 'base-bytes')
+
+    def build(self, plan, said=None):
+        with fake_layers(said):
+            return build.execute(plan).manifest
+
+    def steps(self, said):
+        return [name for name, _args in said]
+
+    def test_packed_once_then_every_layer_patches_a_copy(self):
+        said = []
+        first = self.build(self.plan(), said)
+        second = self.build(self.plan(version='11.4'), said)
+        self.assertEqual(['pack', 'write', 'diff', 'apply',
+                          'write', 'diff', 'apply'], self.steps(said))
+        base_plan = self.plan().base
+        packed = manifest.read(base_plan.image_path)[build.PACKED_KEY]
+        self.assertEqual(manifest.sha256_file(base_plan.image_path),
+                         packed['base_sha256'])
+        self.assertEqual(manifest.sha256_file(base_plan.packed_path),
+                         packed['sha256'])
+        for facts in (first, second):
+            self.assertEqual('patched', facts['layer_method'])
+        # the diff is against the base, then into the image's own copy
+        diff_args = [args for name, args in said if name == 'diff'][0]
+        self.assertEqual(base_plan.image_path, diff_args[0])
+        apply_args = [args for name, args in said if name == 'apply'][0]
+        self.assertEqual(self.plan().partial_image, apply_args[1])
+
+    def test_a_packed_copy_of_an_older_base_is_made_again(self):
+        self.build(self.plan())
+        base_plan = self.plan().base
+        data = manifest.read(base_plan.image_path)
+        data[build.PACKED_KEY]['base_sha256'] = 'other'
+        manifest.write(base_plan.image_path, data)
+        said = []
+        self.build(self.plan(version='11.4'), said)
+        self.assertEqual('pack', self.steps(said)[0])
+
+    def test_a_corrupt_packed_base_is_made_again_once(self):
+        self.build(self.plan())
+        packed_path = self.plan().base.packed_path
+        with open(packed_path, 'r+b') as f:
+            f.write(b'X')
+        said, msgs = [], []
+        with fake_layers(said):
+            build.execute(self.plan(version='11.4'),
+                          progress=msgs.append)
+        self.assertEqual('pack', self.steps(said)[0])
+        self.assertTrue(any('does not match' in m for m in msgs), msgs)
+        with open(packed_path, 'rb') as f:
+            self.assertEqual(b'base-bytes', f.read())
+
+    def test_archives_and_raw_are_not_patched(self):
+        said = []
+        facts = self.build(self.plan(fmt='raw'), said)
+        self.assertEqual(['write'], self.steps(said))
+        self.assertEqual('converted', facts['layer_method'])
+        self.assertFalse(os.path.exists(self.plan().base.packed_path))
+        # archives are compressed with the rest: converted whole
+        said = []
+        with mock.patch.object(build.containers, 'load_library'):
+            facts = self.build(dataclasses.replace(
+                self.plan(), archives=('archive',)), said)
+        self.assertEqual(['write', 'convert'], self.steps(said))
+        self.assertEqual('converted', facts['layer_method'])
 
 
 class TestExecuteAll(PlanTestBase):

@@ -228,3 +228,62 @@ class TestConvert(base.TestCase):
                               ['sleep', '30'], 'converting', cancel)
         self.assertLess(time.monotonic() - started, 5)
         self.assertIn('cancelled', str(e))
+
+
+class TestPatch(base.TestCase):
+    """A qcow2 layer as the packed base with the changed clusters in it."""
+
+    def qemu_img(self, *args):
+        return subprocess.run(('qemu-img',) + args, check=True,
+                              capture_output=True, text=True).stdout
+
+    def raw(self, name, chunks):
+        path = os.path.join(self.tmp, name)
+        with open(path, 'wb') as f:
+            for offset, data in chunks:
+                f.seek(offset)
+                f.write(data)
+            f.truncate(32 * MIB)
+        return path
+
+    def test_the_result_reads_as_the_layer_and_stands_alone(self):
+        noise = os.urandom(MIB)
+        common = [(0, b'boot' * 1000), (4 * MIB, noise),
+                  (20 * MIB, b'\x01' * (2 * MIB))]
+        base_raw = self.raw('base.raw', common)
+        # The layer: a few bytes here and there, one at the very end.
+        work = self.raw('work.raw', common + [
+            (4 * MIB + 10, b'datastore.json'), (31 * MIB, b'tail')])
+        packed = os.path.join(self.tmp, 'packed.qcow2')
+        layer.pack(base_raw, packed)
+        out = os.path.join(self.tmp, 'out.qcow2')
+        shutil.copyfile(packed, out)
+        overlay = os.path.join(self.tmp, 'layer.qcow2')
+
+        layer.diff(base_raw, work, overlay)
+        # Only the clusters that differ were kept (64 KiB clusters).
+        kept = sum(e['length'] for e in json.loads(self.qemu_img(
+            'map', '--output=json', overlay)) if e['depth'] == 0)
+        self.assertEqual(2 * 64 * 1024, kept)
+        layer.apply(overlay, out)
+
+        self.assertIn('Images are identical',
+                      self.qemu_img('compare', '-f', 'raw', '-F', 'qcow2',
+                                    work, out))
+        info = json.loads(self.qemu_img('info', '--output=json', out))
+        self.assertNotIn('backing-filename', info)
+        self.assertEqual(32 * MIB, info['virtual-size'])
+        # The base's clusters stay compressed: the file grew by about
+        # the two clusters written, not by the noise megabyte again.
+        self.assertLess(os.path.getsize(out) - os.path.getsize(packed),
+                        MIB // 2)
+
+    def test_the_long_steps_can_be_cancelled(self):
+        cancel = threading.Event()
+        with mock.patch.object(layer, '_run') as run:
+            layer.diff('/w/base.raw', '/w/work.raw', '/w/l.qcow2', cancel)
+            layer.apply('/w/l.qcow2', '/o/x.qcow2', cancel)
+        cancellable = [c[0][0][1:3] for c in run.call_args_list
+                       if c[0][2:] == (cancel,)]
+        # the comparison and the commit, not the instant steps
+        self.assertEqual([['rebase', '-q'], ['commit', '-q']], cancellable)
