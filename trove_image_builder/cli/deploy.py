@@ -120,7 +120,9 @@ class Deploy(lister.Lister):
                                 'upload however many versions.')
         build.add_argument('--jobs', type=int, metavar='N',
                            help='Images made at once from their shared '
-                                'base ([build] jobs; 0: one per core).')
+                                'base, then versions uploaded and '
+                                'registered at once ([build] jobs; 0: one '
+                                'per core).')
         build.add_argument('--force', action='store_true',
                            help='Rebuild even when up to date; deploy and '
                                 'activate images whose recorded check '

@@ -45,8 +45,10 @@ OPTS = [
                     'release and guest agent; every datastore image is '
                     'made from one). Default: <cache_dir>/bases.'),
     cfg.IntOpt('jobs', default=0, min=0,
-               help='Images made at once from a shared base (deploy of '
-                    'several datastore versions). 0: one per CPU core.'),
+               help='Images made at once from a shared base, then '
+                    'datastore versions uploaded and registered at once '
+                    '(deploy of several datastore versions). 0: one per '
+                    'CPU core.'),
     cfg.BoolOpt('wheel_cache', default=True,
                 help='Keep the wheels of the guest agent\'s venv (a '
                      'production install) in <cache_dir>/trove-wheels, one '

@@ -15,15 +15,19 @@ registered, and the first one per datastore made its default.
 
 The one command devstack's plugin and the CI jobs run. Each step is the
 module the single-step commands use (build, fetch, load, activate);
-this module decides the order, makes room in Glance's quota, creates the
-flavors Trove's tests use, and records what it made in a state file so
-`undeploy` can take exactly that away again. Running it twice changes
-nothing the second time: builds hit their cache, loads find their
-images, registrations and defaults are already as wanted.
+this module decides the order (and what runs at once: layers, then the
+loads of versions that share neither an image file nor a datastore),
+makes room in Glance's quota, creates the flavors Trove's tests use, and
+records what it made in a state file so `undeploy` can take exactly
+that away again. Running it twice changes nothing the second time:
+builds hit their cache, loads find their images, registrations and
+defaults are already as wanted.
 """
 
+from concurrent import futures
 import dataclasses
 import os
+import threading
 
 from trove_image_builder import activate
 from trove_image_builder import build
@@ -42,6 +46,7 @@ from trove_image_builder import imagefile
 from trove_image_builder import load
 from trove_image_builder import manifest
 from trove_image_builder import register
+from trove_image_builder import signals
 from trove_image_builder import verify as verify_mod
 from trove_image_builder.verify import conformance
 
@@ -66,7 +71,8 @@ class Request:
     glance_limit: bool = True
     state_file: str = None
     force_build: bool = False
-    jobs: int = None  # layers built at once; None: [build] jobs
+    # Layers built, and version groups loaded, at once; None: [build] jobs
+    jobs: int = None
     shared_image: bool = False  # one generic image for every version
     # none | boot | conformance: check each image before it is loaded.
     verify: str = 'none'
@@ -206,6 +212,102 @@ def _load_request(conf, path, ver, req, kind):
     return load.Request.from_conf(conf, path, **flags)
 
 
+def load_groups(versions, files):
+    """versions split into the groups that must load one after another.
+
+    Versions of one image file (one Glance image; load's lock refuses a
+    second load of the same content at once) or of one datastore (their
+    registrations would race to create its row) share a group, in the
+    order listed. Groups come in the order of their first version.
+    """
+    parent = list(range(len(versions)))
+
+    def root(i):
+        while parent[i] != i:
+            i = parent[i]
+        return i
+
+    first = {}
+    for i, ver in enumerate(versions):
+        for key in (('path', files[ver][0]), ('datastore', ver.datastore)):
+            parent[root(i)] = root(first.setdefault(key, i))
+    groups = {}
+    for i, ver in enumerate(versions):
+        groups.setdefault(root(i), []).append(ver)
+    return list(groups.values())
+
+
+def _load_all(versions, files, loader, jobs, loaded, stopping=None):
+    """Load every version: load_groups' groups at once, up to jobs.
+
+    loader() gives each group's thread its function load_one(ver,
+    progress); loaded(ver, path, source, result) is called per version
+    as soon as it is in. A failure sets stopping (a threading.Event):
+    no group starts another version, and the first failure is raised
+    once all have ended. An interrupt also stops the uploads in progress
+    (load deletes their half-made images).
+    """
+    stopping = stopping or threading.Event()
+    interrupted = threading.Event()
+    lock, failures = threading.Lock(), []
+
+    def check(sent, size):
+        # Called per block sent: raising here makes load clean up.
+        if interrupted.is_set():
+            raise errors.Interrupted('interrupted; upload stopped')
+
+    def load_group(group):
+        try:
+            load_one = loader()
+            for ver in group:
+                if stopping.is_set():
+                    return
+                loaded(ver, *files[ver], load_one(ver, check))
+        except BaseException as exc:
+            with lock:
+                failures.append(exc)
+            stopping.set()
+
+    groups = load_groups(versions, files)
+    pool = futures.ThreadPoolExecutor(
+        max_workers=min(jobs or os.cpu_count() or 1, len(groups)))
+    # SIGINT/SIGTERM raise in the main thread, the workers see the
+    # events; a second signal is ignored, so the cleanup gets to finish.
+    with signals.interrupting(once=True):
+        try:
+            futures.wait([pool.submit(load_group, g) for g in groups])
+        except BaseException:
+            stopping.set()
+            interrupted.set()
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+    if failures:
+        raise failures[0]  # the first: later ones may be its echoes
+
+
+def _note_loaded(state, ver, result):
+    """Record in state what loading ver made or changed."""
+    image = result.glance_image
+    state.note('images', image['id'], result.uploaded,
+               name=image.get('name'))
+    outcome = result.registration
+    key = state_mod.version_key(ver.datastore, ver.name)
+    facts = dict(id=outcome.version.id, datastore=ver.datastore,
+                 name=ver.name)
+    prev = outcome.previous
+    if outcome.action == 'updated' and prev and 'previous' not in \
+            state.data['versions'].get(key, {}):
+        # What Trove had before the first deploy changed it, for
+        # undeploy to put back (the version itself is not ours).
+        facts['previous'] = {
+            'version_number': prev.version_number,
+            'manager': prev.manager, 'image_id': prev.image_id,
+            'image_tags': list(prev.image_tags),
+            'active': prev.active}
+    state.note('versions', key, outcome.action == 'created', **facts)
+
+
 def run(req, conf, connect, say=None, connect_limits=None,
         builder_version=None):
     """Deploy req's versions.
@@ -232,9 +334,10 @@ def run(req, conf, connect, say=None, connect_limits=None,
     image_api = connection.image_api(conn)
     glance = glance_mod.Glance(image_api, conn.current_project_id)
     flags = dict(req.load_flags)
-    registrar = register.Settings.from_conf(
+    settings = register.Settings.from_conf(
         conf, kind=kind, trove_manage=flags.get('trove_manage'),
-        config_file=flags.get('trove_config_file')).make(conn)
+        config_file=flags.get('trove_config_file'))
+    registrar = settings.make(conn)
     notes = []
     for ds in datastores.first_per_datastore(versions):
         state.note('datastores', ds, registrar.versions(ds) is None)
@@ -256,36 +359,34 @@ def run(req, conf, connect, say=None, connect_limits=None,
                 quota.RESOURCE, change.kind.replace('_', ' '), change.old,
                 change.new))
 
-    loaded = {}
-    try:
-        for ver in versions:
-            path, source = files[ver]
-            result = load.run(_load_request(conf, path, ver, req, kind),
-                              lambda: conn, say=say,
-                              builder_version=builder_version,
-                              make_registrar=lambda *a, **k: registrar)
+    def loader():
+        # A Connection per thread: sharing one is not documented as safe.
+        own_conn = connect()
+        own_registrar = settings.make(own_conn)
+
+        def load_one(ver, progress):
+            prefix = '[%s %s] ' % (ver.datastore, ver.name)
+            return load.run(
+                _load_request(conf, files[ver][0], ver, req, kind),
+                lambda: own_conn, progress=progress,
+                say=lambda msg: say(prefix + msg),
+                builder_version=builder_version,
+                make_registrar=lambda *a, **k: own_registrar)
+        return load_one
+
+    loaded, lock = {}, threading.Lock()
+
+    def note_loaded(ver, path, source, result):
+        with lock:  # called from the workers' threads
             loaded[ver] = (path, source, result)
-            image = result.glance_image
-            state.note('images', image['id'], result.uploaded,
-                       name=image.get('name'))
-            outcome = result.registration
-            key = state_mod.version_key(ver.datastore, ver.name)
-            facts = dict(id=outcome.version.id, datastore=ver.datastore,
-                         name=ver.name)
-            prev = outcome.previous
-            if outcome.action == 'updated' and prev and 'previous' not in \
-                    state.data['versions'].get(key, {}):
-                # What Trove had before the first deploy changed it, for
-                # undeploy to put back (the version itself is not ours).
-                facts['previous'] = {
-                    'version_number': prev.version_number,
-                    'manager': prev.manager, 'image_id': prev.image_id,
-                    'image_tags': list(prev.image_tags),
-                    'active': prev.active}
-            state.note('versions', key, outcome.action == 'created',
-                       **facts)
+            _note_loaded(state, ver, result)
+
+    try:
+        _load_all(versions, files, loader, req.jobs or conf.build.jobs,
+                  note_loaded)
+        for ver in versions:
             notes += ['%s %s: %s' % (ver.datastore, ver.name, n)
-                      for n in result.notes]
+                      for n in loaded[ver][2].notes]
 
         defaults = {}
         if req.activate:

@@ -12,6 +12,9 @@
 
 import json
 import os
+import signal
+import threading
+import time
 from unittest import mock
 
 import fixtures
@@ -31,6 +34,7 @@ from trove_image_builder.deploy import fetch
 from trove_image_builder.deploy import state as state_mod
 from trove_image_builder.deploy import undeploy
 from trove_image_builder import errors
+from trove_image_builder import load
 from trove_image_builder import manifest
 from trove_image_builder import register
 
@@ -400,6 +404,184 @@ class TestDeploySources(DeployTestBase):
                                         cacert='/ca.pem')
         self.assertEqual(['cached download'] * 2,
                          [r.source for r in result.rows])
+
+
+def parse(text):
+    return deploy.datastores.parse_entries(text,
+                                           test_troveconf.real_catalog())
+
+
+class TestLoadGroups(base.TestCase):
+
+    def groups(self, text, path=None):
+        versions = parse(text)
+        files = {v: (path or '/%s-%s' % (v.datastore, v.name), 'file')
+                 for v in versions}
+        return [['%s:%s' % (v.datastore, v.name) for v in group]
+                for group in deploy.load_groups(versions, files)]
+
+    def test_one_file_is_one_group(self):
+        self.assertEqual([['mysql:8.4', 'mariadb:10.11', 'postgresql:16']],
+                         self.groups('mysql:8.4 mariadb:10.11 postgresql:16',
+                                     path='/shared.qcow2'))
+
+    def test_one_datastore_is_one_group_in_order(self):
+        self.assertEqual([['mariadb:11.4', 'mariadb:10.11'],
+                          ['mysql:8.4']],
+                         self.groups('mariadb:11.4 mysql:8.4 mariadb:10.11'))
+
+    def test_distinct_versions_are_groups_of_their_own(self):
+        self.assertEqual([['mysql:8.4'], ['mariadb:10.11'],
+                          ['postgresql:16']],
+                         self.groups('mysql:8.4 mariadb:10.11 postgresql:16'))
+
+    def test_path_and_datastore_join_groups(self):
+        versions = parse('mysql:8.4 mariadb:10.11 postgresql:16 mysql:8.0')
+        files = {v: ('/%s' % v.datastore, 'file') for v in versions}
+        # postgresql shares mariadb's file, mysql:8.0 mysql:8.4's row.
+        files[versions[2]] = files[versions[1]]
+        self.assertEqual([[versions[0], versions[3]], list(versions[1:3])],
+                         deploy.load_groups(versions, files))
+
+    def test_failure_stops_the_next_version_and_comes_first(self):
+        versions = parse('mysql:8.4 mariadb:10.11 mariadb:11.4 '
+                         'postgresql:16')
+        files = {v: ('/%s-%s' % (v.datastore, v.name), 'file')
+                 for v in versions}
+        stopping, started, loaded = threading.Event(), [], []
+        begun = threading.Barrier(3, timeout=5)
+
+        def loader():
+            def load_one(ver, progress):
+                started.append(ver.name)
+                begun.wait()  # all three groups in flight
+                if ver.datastore == 'mysql':
+                    raise errors.RegisterFailed('no')
+                self.assertTrue(stopping.wait(5))
+                if ver.datastore == 'postgresql':
+                    raise errors.CloudError('later')
+                return 'result'
+            return load_one
+
+        exc = self.assertRaises(
+            errors.RegisterFailed, deploy._load_all, versions, files,
+            loader, 3, lambda ver, *a: loaded.append(ver.name),
+            stopping=stopping)
+        self.assertEqual('no', str(exc))
+        self.assertEqual(['10.11'], loaded)  # finished; 11.4 not begun
+        self.assertNotIn('11.4', started)
+
+
+class TestConcurrentLoads(DeployTestBase):
+    """deploy's loads, load.run faked: one image file per version."""
+
+    def setUp(self):
+        super().setUp()
+        self.started, self.connects = [], []
+        self.useFixture(fixtures.MockPatchObject(
+            deploy, 'image_files', side_effect=lambda versions, *a, **k: {
+                v: (os.path.join(self.tmp, '%s-%s.qcow2'
+                                 % (v.datastore, v.name)), 'built')
+                for v in versions}))
+
+    def fake_loads(self, hooks):
+        """load.run: hooks['ds:version'](progress) runs, then it registers.
+
+        Returns the started list: 'ds:version' of each load begun.
+        """
+        trove = threading.Lock()
+
+        def run(req, connect, progress=None, say=None,
+                builder_version=None, make_registrar=None):
+            key = '%s:%s' % (req.datastore, req.datastore_version)
+            self.started.append(key)
+            say('loading')
+            hooks.get(key, lambda progress: None)(progress)
+            with trove:  # the fake Trove is a plain dict
+                outcome = make_registrar('api', connect()).register(
+                    test_register.wanted(
+                        datastore=req.datastore, name=req.datastore_version,
+                        version_number=req.version_number,
+                        manager=req.manager, image_id='img-' + key,
+                        image_tags=()))
+            return load.Result(image=None, uploaded=True,
+                               glance_image={'id': 'img-' + key},
+                               registration=outcome)
+
+        self.useFixture(fixtures.MockPatchObject(load, 'run',
+                                                 side_effect=run))
+
+    def run_loads(self, datastores, jobs):
+        def connect():
+            self.connects.append(threading.current_thread())
+            return self.conn
+        return deploy.run(deploy.Request(
+            datastores=datastores, registrar='api', jobs=jobs,
+            state_file=self.state_file, activate=False, flavors=(),
+            glance_limit=False), self.conf, connect, say=self.lines.append)
+
+    def test_independent_groups_load_at_once(self):
+        barrier = threading.Barrier(2, timeout=5)
+        both = lambda progress: barrier.wait()  # noqa: E731
+        self.fake_loads({'mariadb:10.11': both, 'mysql:8.4': both})
+        result = self.run_loads('mariadb:10.11 mysql:8.4', jobs=2)
+        self.assertEqual([('mariadb', '10.11'), ('mysql', '8.4')],
+                         [(r.version.datastore, r.version.name)
+                          for r in result.rows])
+        # The first for the checks, then one per group in its thread.
+        self.assertEqual(3, len(set(self.connects)))
+        self.assertIn('[mariadb 10.11] loading', self.lines)
+        self.assertIn('[mysql 8.4] loading', self.lines)
+
+    def test_one_job_loads_one_group_at_a_time(self):
+        barrier = threading.Barrier(2, timeout=0.5)
+        both = lambda progress: barrier.wait()  # noqa: E731
+        self.fake_loads({'mariadb:10.11': both, 'mysql:8.4': both})
+        self.assertRaises(threading.BrokenBarrierError, self.run_loads,
+                          'mariadb:10.11 mysql:8.4', jobs=1)
+        self.assertEqual(['mariadb:10.11'], self.started)
+
+    def test_failure_keeps_what_the_others_made(self):
+        failed = threading.Event()
+
+        def fail(progress):
+            failed.set()
+            raise errors.RegisterFailed('trove said no')
+
+        self.fake_loads({'mysql:8.4': fail,
+                         'mariadb:10.11': lambda p: failed.wait(5)})
+        exc = self.assertRaises(errors.RegisterFailed, self.run_loads,
+                                'mariadb:10.11 mysql:8.4', jobs=2)
+        self.assertEqual(errors.RegisterFailed.exit_code, exc.exit_code)
+        state = state_mod.State.load(self.state_file)
+        self.assertEqual(['mariadb/10.11'], list(state.made('versions')))
+        self.assertEqual(['img-mariadb:10.11'], list(state.made('images')))
+
+    def test_interrupt_stops_the_uploads(self):
+        barrier, stopped = threading.Barrier(2, timeout=5), []
+
+        def upload(progress):
+            ctrl_c = barrier.wait() == 0  # both in flight: one presses
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline:
+                if ctrl_c:
+                    # Again until seen: one that comes just before the
+                    # main thread blocks is only handled when it wakes.
+                    signal.pthread_kill(threading.main_thread().ident,
+                                        signal.SIGINT)
+                time.sleep(0.01)
+                try:
+                    progress(1, 2)
+                except errors.Interrupted:
+                    stopped.append(True)
+                    raise
+
+        self.fake_loads({'mariadb:10.11': upload, 'mysql:8.4': upload})
+        self.assertRaisesRegex(errors.Interrupted, 'SIGINT', self.run_loads,
+                               'mariadb:10.11 mysql:8.4', jobs=2)
+        self.assertEqual([True, True], stopped)
+        self.assertEqual({}, state_mod.State.load(
+            self.state_file).made('versions'))
 
 
 class TestCli(base.TestCase):
