@@ -380,8 +380,9 @@ class PluginTest(testtools.TestCase):
                                    % name)) as f:
                 manifests.append(json.load(f))
             # One progress line per job, named after its image.
-            self.assertIn('[trove-debian-bookworm-%s] converting' % name,
+            self.assertIn('[trove-debian-bookworm-%s] writing the' % name,
                           out)
+            self.assertEqual('patched', manifests[-1]['layer_method'])
         self.assertEqual(1, len({json.dumps(m['base'], sort_keys=True)
                                  for m in manifests}))
         self.assertEqual(3, len({m['sha256'] for m in manifests}))

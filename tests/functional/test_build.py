@@ -260,16 +260,21 @@ class TestSharedBase(base.FunctionalTestCase):
         self.assertEqual(m3['base'], p3['base'])
         self.assertNothingLeft(ws)
 
-        # SIGINT while a layer converts: exit 130, nothing left behind.
+        # SIGINT while a layer compresses the base (its packed copy gone,
+        # so it is made again): exit 130, nothing left behind.
+        packed = os.path.join(ws, 'bases', 'trove-debian-bookworm-base.qcow2')
+        os.unlink(packed)
         proc = self.started('--config-file', conf, 'build', 'mysql')
-        # Wait for the conversion: a line at a time, from its stderr.
+        # Wait for the compression: a line at a time, from its stderr.
         for line in proc.stderr:
-            if line.startswith('converting to qcow2'):
+            if line.startswith('compressing the base'):
                 break
         time.sleep(2)
         self.assertInterrupts(proc)
         self.assertFalse(os.path.exists(os.path.join(
             ws, 'images', 'trove-debian-bookworm-mysql-8.4.qcow2')))
+        self.assertEqual([], [n for n in os.listdir(os.path.join(ws, 'bases'))
+                              if n.endswith('.qcow2')])
         self.assertNothingLeft(ws)
 
 
