@@ -15,8 +15,9 @@
 run, as ratios against their targets.
 
 - deploy of three datastore versions / deploy of one, cold (no base, no
-  images) and warm (the base kept, the images rebuilt), for per-datastore
-  layers and for --shared-image; each deploy against the minicloud is
+  images) and warm (the base kept, the images rebuilt), for deploy's
+  default (--images auto: the three share one image) and for
+  --images per-version (one layer each); each deploy against the minicloud is
   undeployed again, so every one uploads and registers for real;
 - the CLI's build / a bare `disk-image-create` making the same image
   (the same variables and elements, the datastore element included);
@@ -33,7 +34,7 @@ run, as ratios against their targets.
 agent wheels) as a build host does; it removes the base and the images.
 
     python3 bench/matrix.py [--parts deploy,dib,dev,first]
-        [--modes layers,shared] [--temps cold,warm] [--work-dir DIR]
+        [--modes auto,per-version] [--temps cold,warm] [--work-dir DIR]
 
 Needs root, the host set up by tools/setup-host.sh --tests, PyPI (for
 the dev-mode Trove source), and brings up the minicloud of
@@ -228,7 +229,7 @@ class Bench:
     def report(self):
         got = dict(self.rows)
         print('\nratios (target)')
-        for mode in ('layers', 'shared'):
+        for mode in ('auto', 'per-version', 'shared'):
             for temp in ('cold', 'warm'):
                 one = got.get('%s deploy 1, %s' % (mode, temp))
                 three = got.get('%s deploy 3, %s' % (mode, temp))
@@ -260,9 +261,9 @@ class Bench:
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--parts', default='deploy,dib,dev,first')
-    parser.add_argument('--modes', default='layers,shared',
-                        help='deploy modes: layers (an image per version), '
-                             'shared (--shared-image)')
+    parser.add_argument('--modes', default='auto,per-version',
+                        help='deploy --images modes: auto (the default), '
+                             'per-version, shared')
     parser.add_argument('--temps', default='cold,warm',
                         help='deploys from cold and/or warm caches')
     parser.add_argument('--work-dir',
@@ -283,11 +284,8 @@ def main(argv=None):
     bench = Bench(args.work_dir, cloud, args.cache_dir)
     try:
         if 'deploy' in parts:
-            modes = args.modes.split(',')
-            if 'layers' in modes:
-                bench.deploys('layers', args.temps)
-            if 'shared' in modes:
-                bench.deploys('shared', args.temps, '--shared-image')
+            for mode in args.modes.split(','):
+                bench.deploys(mode, args.temps, '--images', mode)
         if 'dib' in parts:
             bench.cli_vs_dib()
         if 'dev' in parts:

@@ -366,6 +366,7 @@ class PluginTest(testtools.TestCase):
             'TROVE_DATASTORES': 'mariadb:10.11 postgresql:16 mysql:8.4',
             'TROVE_IMAGE_BUILDER_OUTPUT_DIR': images,
             'TROVE_IMAGE_BUILDER_JOBS': '2',
+            'TROVE_IMAGE_BUILDER_IMAGES': 'per-version',
             'TROVE_IMAGE_BUILDER_CREATE_FLAVORS': 'False',
         }
         out = self.phase('stack', **settings)
@@ -386,6 +387,28 @@ class PluginTest(testtools.TestCase):
         self.assertEqual(1, len({json.dumps(m['base'], sort_keys=True)
                                  for m in manifests}))
         self.assertEqual(3, len({m['sha256'] for m in manifests}))
+        self.phase('unstack', **settings)
+        self.assertEqual([], self.snapshot()['images'])
+
+    def test_three_datastores_share_one_image_by_default(self):
+        images = os.path.join(self.tmp, 'images')
+        settings = {
+            'TROVE_DATASTORES': 'mariadb:10.11 postgresql:16 mysql:8.4',
+            'TROVE_IMAGE_BUILDER_OUTPUT_DIR': images,
+            'TROVE_IMAGE_BUILDER_CREATE_FLAVORS': 'False',
+        }
+        out = self.phase('stack', **settings)
+        rows = deploy_rows(out)
+        self.assertEqual(['created'] * 3, [r['registration'] for r in rows])
+        # one upload; the other two versions found it in Glance
+        self.assertEqual(['True', 'False', 'False'],
+                         [r['uploaded'] for r in rows])
+        self.assertIn('mariadb 10.11, postgresql 16, mysql 8.4: one shared '
+                      'image', out)
+        self.assertEqual(1, len(self.snapshot()['images']))
+        self.assertEqual(['trove-debian-bookworm-generic.json'],
+                         [n for n in os.listdir(images)
+                          if n.endswith('.json')])
         self.phase('unstack', **settings)
         self.assertEqual([], self.snapshot()['images'])
 

@@ -113,11 +113,18 @@ class Deploy(lister.Lister):
                                 '(--guest-agent-source).')
         build.add_argument('--guest-agent-source', metavar='PATH')
         build.add_argument('--guest-agent-version', metavar='VERSION')
-        build.add_argument('--shared-image', action='store_true',
-                           help='Build one image without a datastore layer '
-                                'and register it for every datastore '
-                                'version (as Trove\'s devstack does): one '
-                                'upload however many versions.')
+        build.add_argument('--images', choices=deploy.IMAGES,
+                           default='auto',
+                           help='auto: one image, registered for every '
+                                'version whose image would differ only in '
+                                'datastore.json (one upload, as Trove\'s '
+                                'devstack does), and one of its own for a '
+                                'version with container archives to embed; '
+                                'shared: one image for all; per-version: '
+                                'one image each, with its datastore.json.')
+        build.add_argument('--shared-image', dest='images',
+                           action='store_const', const='shared',
+                           help='The same as --images shared.')
         build.add_argument('--jobs', type=int, metavar='N',
                            help='Images made at once from their shared '
                                 'base, then versions uploaded and '
@@ -164,7 +171,7 @@ class Deploy(lister.Lister):
             activate=a.activate, flavors=_flavor_specs(a),
             glance_limit=a.glance_limit, state_file=a.state_file,
             force_build=a.force, verify=a.verify, jobs=a.jobs,
-            shared_image=a.shared_image,
+            images=a.images,
             build_flags=tuple((k, v) for k, v in build_flags.items()
                               if v is not None),
             load_flags=tuple((k, v) for k, v in load_flags.items()

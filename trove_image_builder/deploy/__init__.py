@@ -52,6 +52,7 @@ from trove_image_builder.verify import conformance
 
 REGISTRARS = (register.AUTO,) + register.KINDS
 VERIFY = ('none', 'boot', 'conformance')
+IMAGES = ('auto', 'shared', 'per-version')
 # Downloads live in the default DIB cache directory's downloads/.
 DOWNLOAD_DIR = os.path.join(conf_mod.default('build.cache_dir'), 'downloads')
 
@@ -73,7 +74,9 @@ class Request:
     force_build: bool = False
     # Layers built, and version groups loaded, at once; None: [build] jobs
     jobs: int = None
-    shared_image: bool = False  # one generic image for every version
+    # auto: one image for the versions that differ only in datastore.json;
+    # shared: one for all; per-version: one each.
+    images: str = 'auto'
     # none | boot | conformance: check each image before it is loaded.
     verify: str = 'none'
     build_flags: tuple = ()  # (name, value): build.Request fields
@@ -100,17 +103,44 @@ class Result:
 
 
 def _build_all(versions, req, conf, say, builder_version):
-    """One build per version: their shared base once, then the layers."""
+    """Their images: the shared base once, then the layers, jobs at once.
+
+    Two or more versions whose images would differ only in
+    datastore.json share one generic image unless req.images says
+    otherwise: Trove's agent learns its datastore from what the
+    taskmanager injects, so one image (one upload) serves them all, as
+    in Trove's own devstack. A version with container archives to embed
+    gets an image of its own.
+    """
     flags = dict(req.build_flags)
-    plans = [build.make_plan(build.Request.from_conf(
+    plans = {ver: build.make_plan(build.Request.from_conf(
         conf, datastore=ver.datastore, version=ver.name, **flags))
-        for ver in versions]
+        for ver in versions}
+    if req.images == 'per-version':
+        own = list(versions)
+    elif req.images == 'shared':
+        own = []
+    else:
+        own = [ver for ver in versions if plans[ver].archives]
+        if len(versions) - len(own) == 1:
+            own = list(versions)  # nothing to share: its own record
+    shared = [ver for ver in versions if ver not in own]
+    todo = [plans[ver] for ver in own]
+    if shared:
+        todo.append(build.make_plan(build.Request.from_conf(
+            conf, datastore=catalog.GENERIC, **flags)))
+        if req.images == 'auto':
+            say('%s: one shared image (their images would differ only in '
+                'datastore.json; --images per-version makes one each)'
+                % ', '.join('%s %s' % (v.datastore, v.name) for v in shared))
     results = build.execute_all(
-        plans, jobs=req.jobs or conf.build.jobs, force=req.force_build,
+        todo, jobs=req.jobs or conf.build.jobs, force=req.force_build,
         progress=say, builder_version=builder_version)
-    return {ver: (result.image_path,
-                  'cached build' if result.cached else 'built')
-            for ver, result in zip(versions, results)}
+    made = dict(zip(own, results))
+    made.update((ver, results[-1]) for ver in shared)
+    return {ver: (made[ver].image_path,
+                  'cached build' if made[ver].cached else 'built')
+            for ver in versions}
 
 
 def image_files(versions, req, conf, say, builder_version=None):
@@ -133,25 +163,7 @@ def image_files(versions, req, conf, say, builder_version=None):
             checksum=req.image_checksum, cacert=req.cacert)
         source = 'cached download' if was_cached else 'download'
         return {ver: (path, source) for ver in versions}
-    if req.shared_image:
-        return _build_shared(versions, req, conf, say, builder_version)
     return _build_all(versions, req, conf, say, builder_version)
-
-
-def _build_shared(versions, req, conf, say, builder_version):
-    """The generic image (the base alone), registered for every version.
-
-    What Trove's own devstack does: the agent learns its datastore from
-    what the taskmanager injects, so one image serves them all; one
-    layer, one upload. Per-datastore container archives are not embedded
-    (--embed-container-image archives are, in the one image).
-    """
-    plan = build.make_plan(build.Request.from_conf(
-        conf, datastore=catalog.GENERIC, **dict(req.build_flags)))
-    result = build.execute(plan, force=req.force_build, progress=say,
-                           builder_version=builder_version)
-    source = 'cached build' if result.cached else 'built'
-    return {ver: (result.image_path, source) for ver in versions}
 
 
 def check_images(files, req, conf, say, catalog_=None):
@@ -322,6 +334,9 @@ def run(req, conf, connect, say=None, connect_limits=None,
     if req.registrar not in REGISTRARS:
         raise errors.InputError('unknown registrar %r (one of %s)'
                                 % (req.registrar, ', '.join(REGISTRARS)))
+    if req.images not in IMAGES:
+        raise errors.InputError('unknown --images %r (one of %s)'
+                                % (req.images, ', '.join(IMAGES)))
     if req.verify not in VERIFY:
         raise errors.InputError('unknown --verify %r (one of %s)'
                                 % (req.verify, ', '.join(VERIFY)))

@@ -10,6 +10,7 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
+import collections
 import json
 import os
 import signal
@@ -327,35 +328,44 @@ class TestDeployChecks(DeployTestBase):
         self.assertRaises(errors.InputError, self.deploy, verify='maybe')
 
 
+FakePlan = collections.namedtuple('FakePlan', 'image_path archives')
+
+
 class TestDeploySources(DeployTestBase):
 
-    def test_builds_each_version_with_the_flags(self):
-        built = {}
+    def fake_builds(self, archives=()):
+        """build's make_plan and execute_all faked; (plans made, jobs)."""
+        built, jobs_seen = {}, []
 
         def make_plan(req):
-            path = test_load.make_qcow2(
-                self.tmp, '%s-%s' % (req.datastore, req.version),
-                data_mib=1)
+            name = '%s-%s' % (req.datastore, req.version)
+            path = test_load.make_qcow2(self.tmp, name, data_mib=1)
             test_load.write_manifest(
                 path, datastore=req.datastore, datastore_version=req.version)
             built[(req.datastore, req.version)] = req
-            return path
+            return FakePlan(path, ('a.tar',) if req.datastore in archives
+                            else ())
 
         def execute_all(plans, jobs=0, force=False, progress=None,
                         builder_version=None):
             jobs_seen.append(jobs)
-            return [build.Result(p, manifest.path_for(p), manifest.read(p),
+            return [build.Result(p.image_path,
+                                 manifest.path_for(p.image_path),
+                                 manifest.read(p.image_path),
                                  cached=force is False) for p in plans]
 
-        jobs_seen = []
         self.useFixture(fixtures.MockPatchObject(build, 'make_plan',
                                                  side_effect=make_plan))
         self.useFixture(fixtures.MockPatchObject(build, 'execute_all',
                                                  side_effect=execute_all))
+        return built, jobs_seen
+
+    def test_builds_each_version_with_the_flags(self):
+        built, jobs_seen = self.fake_builds()
         result = self.deploy(image_file=None, datastores='mariadb mysql:8.0',
                              build_flags=(('dev_mode', True),
                                           ('guest_agent_source', '/t')),
-                             jobs=3)
+                             jobs=3, images='per-version')
         self.assertEqual([3], jobs_seen)
         self.assertEqual({('mariadb', '10.11'), ('mysql', '8.0')},
                          set(built))
@@ -366,29 +376,34 @@ class TestDeploySources(DeployTestBase):
         self.assertEqual(2, self.server.uploads)
 
     def test_shared_image_is_built_and_uploaded_once(self):
-        built = []
-
-        def make_plan(req):
-            path = test_load.make_qcow2(self.tmp, req.datastore, data_mib=1)
-            test_load.write_manifest(path, datastore=req.datastore)
-            built.append(req.datastore)
-            return path
-
-        def execute(plan, force=False, progress=None, builder_version=None):
-            return build.Result(plan, manifest.path_for(plan),
-                                manifest.read(plan), cached=False)
-
-        self.useFixture(fixtures.MockPatchObject(build, 'make_plan',
-                                                 side_effect=make_plan))
-        self.useFixture(fixtures.MockPatchObject(build, 'execute',
-                                                 side_effect=execute))
+        built, _jobs = self.fake_builds(archives=('mysql',))
         result = self.deploy(image_file=None, datastores='mariadb mysql:8.0',
-                             shared_image=True)
-        self.assertEqual(['generic'], built)
+                             images='shared')
+        self.assertIn(('generic', None), built)
         self.assertEqual(1, self.server.uploads)
-        self.assertEqual(['built', 'built'], [r.source for r in result.rows])
         self.assertEqual(1, len({r.load.glance_image['id']
                                  for r in result.rows}))
+
+    def test_by_default_only_archives_make_an_image_of_its_own(self):
+        _built, _jobs = self.fake_builds(archives=('mysql',))
+        result = self.deploy(image_file=None,
+                             datastores='mariadb:10.11 mariadb:11.4 '
+                                        'mysql:8.0')
+        paths = [os.path.basename(r.image_path) for r in result.rows]
+        # the two mariadb versions share the generic image; mysql has its
+        # archive, so an image of its own
+        self.assertEqual(['generic-None.qcow2', 'generic-None.qcow2',
+                          'mysql-8.0.qcow2'], paths)
+        self.assertEqual(2, self.server.uploads)
+        self.assertIn('mariadb 10.11, mariadb 11.4: one shared image',
+                      self.lines[0])
+        self.assertEqual(3, len({r.load.registration.version.id
+                                 for r in result.rows}))
+
+    def test_unknown_images_policy(self):
+        e = self.assertRaises(errors.InputError, self.deploy,
+                              images='some')
+        self.assertIn('unknown --images', str(e))
 
     def test_image_url_fetched_once(self):
         fetched = self.useFixture(fixtures.MockPatchObject(
