@@ -406,9 +406,9 @@ class PluginTest(testtools.TestCase):
         self.assertIn('mariadb 10.11, postgresql 16, mysql 8.4: one shared '
                       'image', out)
         self.assertEqual(1, len(self.snapshot()['images']))
-        self.assertEqual(['trove-debian-bookworm-generic.json'],
+        self.assertEqual(['trove-debian-bookworm-generic.qcow2'],
                          [n for n in os.listdir(images)
-                          if n.endswith('.json')])
+                          if n.endswith('.qcow2')])
         self.phase('unstack', **settings)
         self.assertEqual([], self.snapshot()['images'])
 
