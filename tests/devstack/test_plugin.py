@@ -360,15 +360,18 @@ class PluginTest(testtools.TestCase):
         self.assertEqual(ini(self.cloud.trove_conf), ini(self.trove_conf))
         self.assertTrue(os.path.isfile(image_file))
 
-    def test_three_datastores_built_from_one_base(self):
+    def three_datastores(self, **settings):
+        """(images dir, settings) for MariaDB, PostgreSQL and MySQL."""
         images = os.path.join(self.tmp, 'images')
-        settings = {
+        return images, dict({
             'TROVE_DATASTORES': 'mariadb:10.11 postgresql:16 mysql:8.4',
             'TROVE_IMAGE_BUILDER_OUTPUT_DIR': images,
-            'TROVE_IMAGE_BUILDER_JOBS': '2',
-            'TROVE_IMAGE_BUILDER_IMAGES': 'per-version',
-            'TROVE_IMAGE_BUILDER_CREATE_FLAVORS': 'False',
-        }
+            'TROVE_IMAGE_BUILDER_CREATE_FLAVORS': 'False'}, **settings)
+
+    def test_three_datastores_built_from_one_base(self):
+        images, settings = self.three_datastores(
+            TROVE_IMAGE_BUILDER_JOBS='2',
+            TROVE_IMAGE_BUILDER_IMAGES='per-version')
         out = self.phase('stack', **settings)
         rows = deploy_rows(out)
         self.assertEqual(['created'] * 3, [r['registration'] for r in rows])
@@ -391,12 +394,7 @@ class PluginTest(testtools.TestCase):
         self.assertEqual([], self.snapshot()['images'])
 
     def test_three_datastores_share_one_image_by_default(self):
-        images = os.path.join(self.tmp, 'images')
-        settings = {
-            'TROVE_DATASTORES': 'mariadb:10.11 postgresql:16 mysql:8.4',
-            'TROVE_IMAGE_BUILDER_OUTPUT_DIR': images,
-            'TROVE_IMAGE_BUILDER_CREATE_FLAVORS': 'False',
-        }
+        images, settings = self.three_datastores()
         out = self.phase('stack', **settings)
         rows = deploy_rows(out)
         self.assertEqual(['created'] * 3, [r['registration'] for r in rows])
