@@ -10,9 +10,9 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-import json
 import contextlib
 import dataclasses
+import json
 import os
 import shutil
 import threading
