@@ -695,19 +695,18 @@ def _copy_base(plan, work_image, force, say, builder_version):
     The caller holds the base's lock. A base that does not match its
     recorded sha256 is rebuilt, once.
     """
-    base = plan.base
-    for attempt in range(2):
-        data = _current_base(base, force or attempt, say, builder_version)
-        started = time.monotonic()
-        if layer.copy_checked(base.image_path, work_image, data['sha256']):
-            say('copied the base in %.1fs' % (time.monotonic() - started))
-            return data
-        os.unlink(work_image)
-        say('the base %s does not match the sha256 in its manifest; '
-            'rebuilding it' % base.image_path)
-    raise errors.BuildFailed('the base %s was rebuilt but does not match '
-                             'its own sha256; is the disk failing?'
-                             % base.image_path)
+    base, made = plan.base, {}
+
+    def sha256(attempt):
+        made.update(_current_base(base, force or attempt, say,
+                                  builder_version))
+        return made['sha256']
+
+    started = time.monotonic()
+    _checked_copy(base.image_path, work_image, sha256, say, 'the base',
+                  'rebuilding it')
+    say('copied the base in %.1fs' % (time.monotonic() - started))
+    return made
 
 
 def _copy_packed(base, data, dest, say, cancel):
@@ -716,19 +715,32 @@ def _copy_packed(base, data, dest, say, cancel):
     The caller holds the base's lock; data is the base's manifest, which
     records the packed file's sha256 and the base's it was made from.
     """
-    for attempt in range(2):
+    def sha256(attempt):
         packed = data.get(PACKED_KEY) or {}
         if (attempt or packed.get('base_sha256') != data['sha256'] or
                 not os.path.isfile(base.packed_path)):
             packed = _pack_base(base, data, say, cancel)
-        if layer.copy_checked(base.packed_path, dest, packed['sha256']):
+        return packed['sha256']
+
+    _checked_copy(base.packed_path, dest, sha256, say, 'the packed base',
+                  'packing it again')
+
+
+def _checked_copy(src, dest, sha256, say, what, remedy):
+    """src copied to dest, its content checked against sha256(attempt).
+
+    sha256(1) makes src anew before giving its sha256: a src that does
+    not match its record is made again, once.
+    """
+    for attempt in range(2):
+        if layer.copy_checked(src, dest, sha256(attempt)):
             return
         os.unlink(dest)
-        say('the packed base %s does not match the sha256 in the base\'s '
-            'manifest; packing it again' % base.packed_path)
-    raise errors.BuildFailed('the packed base %s was made again but does '
-                             'not match its own sha256; is the disk '
-                             'failing?' % base.packed_path)
+        say('%s %s does not match the sha256 in its manifest; %s'
+            % (what, src, remedy))
+    raise errors.BuildFailed('%s %s was made again but does not match '
+                             'its own sha256; is the disk failing?'
+                             % (what, src))
 
 
 def _pack_base(base, data, say, cancel):

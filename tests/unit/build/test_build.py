@@ -559,6 +559,36 @@ class TestPackedBase(PlanTestBase):
         with open(packed_path, 'rb') as f:
             self.assertEqual(b'base-bytes', f.read())
 
+    def test_a_base_copy_that_does_not_match_rebuilds_it_once(self):
+        msgs, outcomes = [], iter([False])
+        real = build.layer.copy_checked
+
+        def checked(src, dest, sha256):
+            if next(outcomes, True):
+                return real(src, dest, sha256)
+            open(dest, 'wb').close()  # the first copy came out wrong
+            return False
+
+        with fake_layers(), mock.patch.object(
+                build.layer, 'copy_checked', side_effect=checked):
+            build.execute(self.plan(), progress=msgs.append)
+        self.assertEqual(2, build.dib.Command.run.call_count)
+        self.assertTrue(any(m.endswith('does not match the sha256 in its '
+                                       'manifest; rebuilding it')
+                            for m in msgs), msgs)
+
+    def test_a_base_that_never_matches_is_a_build_failure(self):
+        def wrong(src, dest, sha256):
+            open(dest, 'wb').close()
+            return False
+
+        with fake_layers(), mock.patch.object(
+                build.layer, 'copy_checked', side_effect=wrong):
+            e = self.assertRaises(errors.BuildFailed, build.execute,
+                                  self.plan())
+        self.assertIn('is the disk failing?', str(e))
+        self.assertEqual(2, build.dib.Command.run.call_count)
+
     def test_archives_and_raw_are_not_patched(self):
         said = []
         facts = self.build(self.plan(fmt='raw'), said)
