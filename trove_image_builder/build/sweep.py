@@ -151,8 +151,8 @@ def release_identified(ids, run=subprocess.run):
         return []
     victims = []
     for name, ident in _identities(run).items():
-        info = partmap.loop_info(name)
-        if info and ids.get(name) == ident:
+        info = ids.get(name) == ident and partmap.loop_info(name)
+        if info:
             victims.append(info)
     done = partmap.release_loops(victims)
     for item in done:

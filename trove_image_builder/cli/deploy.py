@@ -114,7 +114,7 @@ class Deploy(lister.Lister):
         build.add_argument('--guest-agent-source', metavar='PATH')
         build.add_argument('--guest-agent-version', metavar='VERSION')
         build.add_argument('--images', choices=deploy.IMAGES,
-                           default='auto',
+                           default=deploy.Request.images,
                            help='auto: one image, registered for every '
                                 'version whose image would differ only in '
                                 'datastore.json (one upload, as Trove\'s '
