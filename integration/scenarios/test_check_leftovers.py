@@ -17,10 +17,12 @@ The "leftovers" are `sleep` processes under the names the check looks
 for (argv[0] set by bash's `exec -a`), detached like real services.
 """
 
+import importlib.util
 import os
 import re
 import signal
 import subprocess
+from unittest import mock
 
 import testtools
 
@@ -33,6 +35,13 @@ def detached(argv0):
     """A shell line that leaves `sleep` running as argv0, detached."""
     return ('setsid bash -c "exec -a %s sleep 300" '
             '</dev/null >/dev/null 2>&1 &' % argv0)
+
+
+def load_check():
+    spec = importlib.util.spec_from_file_location('check_leftovers', CHECK)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 class CheckLeftoversTest(testtools.TestCase):
@@ -74,3 +83,22 @@ class CheckLeftoversTest(testtools.TestCase):
         self.addCleanup(before.kill)
         res = self.run_check('true')
         self.assertEqual(0, res.returncode, res.stderr)
+
+    def test_one_clean_look_is_not_enough(self):
+        # A process inside execve() shows no environment for a moment:
+        # the first look misses it, the next one must still count it.
+        module = load_check()
+        looks = [[], ['process 7 (x): x'], ['process 7 (x): x']]
+        with mock.patch.object(module, 'leftovers',
+                               side_effect=lambda *a: looks.pop(0)), \
+                mock.patch.object(module.time, 'sleep'):
+            self.assertEqual(['process 7 (x): x'],
+                             module.check(None, 'run', grace=0))
+
+    def test_two_clean_looks_end_the_check(self):
+        module = load_check()
+        with mock.patch.object(module, 'leftovers',
+                               return_value=[]) as looks, \
+                mock.patch.object(module.time, 'sleep'):
+            self.assertEqual([], module.check(None, 'run', grace=30))
+        self.assertEqual(2, looks.call_count)
