@@ -18,6 +18,8 @@ the image's root filesystem), so a Trove release that moves a path is
 followed by the test as it is by the build.
 """
 
+import hashlib
+import json
 import os
 import re
 import subprocess
@@ -120,6 +122,18 @@ class TestImageContents(base.FunctionalTestCase):
             self.assertTrue(os.path.isdir(os.path.join(
                 root, 'var/cache/apt/archives')))
 
+    def test_initramfs_made_once_per_kernel(self):
+        """trove-guest defers update-initramfs to one run per kernel."""
+        with open(os.path.splitext(self.image)[0] + '.json') as f:
+            name = json.load(f)['base']['name']
+        bases = base.BASE_DIR or os.path.join(base.CACHE_DIR, 'bases')
+        with open(os.path.join(bases, name + '.log'),
+                  errors='replace') as f:
+            made = re.findall(r'update-initramfs: Generating '
+                              r'/boot/initrd\.img-(\S+)', f.read())
+        self.assertTrue(made)
+        self.assertEqual(sorted(set(made)), sorted(made))
+
     def test_kernel_modules_trimmed_and_index_consistent(self):
         """trove-guest's trim-modules.yaml: gone, and gone from the index.
 
@@ -162,5 +176,22 @@ class TestImageContents(base.FunctionalTestCase):
                     os.stat(initrd).st_mtime,
                     os.stat(os.path.join(moddir, 'modules.dep')).st_mtime,
                     'the initramfs is older than the module index')
+                # zstd (the element installs it), not the gzip fallback.
+                with open(initrd, 'rb') as f:
+                    self.assertEqual(b'\x28\xb5\x2f\xfd', f.read(4))
+            # The deferral is undone: the real update-initramfs is back
+            # (the file dpkg installed) and nothing is diverted.
+            rel = 'usr/sbin/update-initramfs'
+            info = os.path.join(root, 'var/lib/dpkg/info')
+            want = []
+            for name in os.listdir(info):
+                if name.endswith('.md5sums'):
+                    with open(os.path.join(info, name)) as f:
+                        want += [line.split()[0] for line in f
+                                 if line.rstrip('\n').endswith('  ' + rel)]
+            with open(os.path.join(root, rel), 'rb') as f:
+                self.assertEqual(want, [hashlib.md5(f.read()).hexdigest()])
+            with open(os.path.join(root, 'var/lib/dpkg/diversions')) as f:
+                self.assertNotIn('update-initramfs', f.read())
         self.assertEqual([], base.mounts_under(self.ws))
         self.assertEqual([], base.loops_over(self.ws))
