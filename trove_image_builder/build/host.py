@@ -16,6 +16,7 @@ import configparser
 import glob
 import os
 import shutil
+import socket
 import sys
 
 from trove_image_builder.build import partmap
@@ -79,8 +80,30 @@ def block_device(choice, has_vfat=None):
     return 'efi' if has_vfat else 'mbr'
 
 
+def unresolved_hostname(resolve=socket.getaddrinfo,
+                        hostname=socket.gethostname):
+    """This host's name when it does not resolve, else None.
+
+    sudo then warns on stderr at every call, and DIB reads the warning
+    as part of a command's output (a loop device's path, for one): the
+    build fails late, deep in its log.
+    """
+    name = hostname()
+    try:
+        resolve(name, None)
+    except (socket.gaierror, UnicodeError):
+        return name
+    return None
+
+
 def check_build_host(layout, prefix=partmap.PREFIX):
     """Raise HostError naming what to install before a build can work."""
+    name = unresolved_hostname()
+    if name:
+        raise errors.HostError(
+            "this host's name %r does not resolve, so sudo warns at every "
+            'call and DIB misreads its commands; add it to /etc/hosts'
+            % name)
     tools = dict(BUILD_TOOLS)
     if layout == 'efi':
         tools.update(EFI_TOOLS)

@@ -53,6 +53,9 @@ class HostCheck(lister.Lister):
         path, debs, size = host.apt_cache_usage(req.cache_dir)
         rows.append(('apt cache', '%s: %d .deb, %s' % (
             path, debs, host.mib(size))))
+        name = host.unresolved_hostname()
+        rows.append(('host name resolves', 'MISSING: %s is not in '
+                     '/etc/hosts' % name if name else 'yes'))
         for cmd, pkg in host.missing_tools(host.BUILD_TOOLS).items():
             rows.append(('tool %s' % cmd, 'MISSING (apt-get install %s)'
                          % pkg))

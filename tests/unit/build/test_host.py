@@ -13,6 +13,8 @@
 import os
 from unittest import mock
 
+import fixtures
+
 from tests.unit import base
 from trove_image_builder.build import host
 from trove_image_builder import errors
@@ -72,13 +74,39 @@ class TestMirrors(base.TestCase):
         self.assertEqual((None, None), host.debian_mirrors(root))
 
 
+class TestHostname(base.TestCase):
+
+    def test_unresolved_hostname(self):
+        def fails(name, port):
+            raise host.socket.gaierror(-2, 'Name or service not known')
+        self.assertEqual('vm', host.unresolved_hostname(
+            resolve=fails, hostname=lambda: 'vm'))
+        self.assertIsNone(host.unresolved_hostname(
+            resolve=lambda name, port: [()], hostname=lambda: 'vm'))
+
+
 class TestTools(base.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        # Whatever this host's resolver says.
+        self.useFixture(fixtures.MockPatchObject(
+            host, 'unresolved_hostname', return_value=None))
 
     def test_missing_tools_name_packages(self):
         which = mock.Mock(side_effect=lambda c, path: None if c in (
             'sgdisk', 'qemu-img') else '/usr/bin/' + c)
         self.assertEqual({'qemu-img': 'qemu-utils', 'sgdisk': 'gdisk'},
                          host.missing_tools(host.BUILD_TOOLS, which=which))
+
+    @mock.patch.object(host, 'missing_tools', return_value={})
+    def test_unresolved_hostname_refused_before_dib(self, _tools):
+        with mock.patch.object(host, 'unresolved_hostname',
+                               return_value='vm'):
+            e = self.assertRaises(errors.HostError, host.check_build_host,
+                                  'mbr')
+        self.assertIn("'vm' does not resolve", str(e))
+        self.assertIn('/etc/hosts', str(e))
 
     def test_check_build_host_says_what_to_install(self):
         with mock.patch.object(host, 'missing_tools',
