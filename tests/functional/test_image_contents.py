@@ -122,6 +122,21 @@ class TestImageContents(base.FunctionalTestCase):
             self.assertTrue(os.path.isdir(os.path.join(
                 root, 'var/cache/apt/archives')))
 
+    def test_no_packagekit(self):
+        """trove-guest purges what DIB's base installs for itself."""
+        with base.mounted_root(self.image, self.ws) as root:
+            with open(os.path.join(root, 'var/lib/dpkg/status')) as f:
+                installed = {
+                    re.search(r'^Package: (\S+)$', stanza, re.M).group(1)
+                    for stanza in f.read().split('\n\n')
+                    if re.search(r'^Status: install ok installed$',
+                                 stanza, re.M)}
+        self.assertTrue({'cloud-init', 'docker.io', 'sudo'} <= installed)
+        self.assertEqual(set(), installed & {
+            'software-properties-common', 'packagekit', 'python3-apt',
+            'libgstreamer1.0-0'})
+        self.assertEqual([], base.mounts_under(self.ws))
+
     def test_initramfs_made_once_per_kernel(self):
         """trove-guest defers update-initramfs to one run per kernel."""
         with open(os.path.splitext(self.image)[0] + '.json') as f:

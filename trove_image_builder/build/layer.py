@@ -87,8 +87,9 @@ def copy_checked(src, dest, expected_sha256):
                 hole = os.lseek(fd_in, data, os.SEEK_HOLE)
                 _copy_range(fd_in, fd_out, data, hole, digest)
                 pos = hole
+            # No fsync: dest is a work copy, and the finished image is
+            # synced before it is renamed into place.
             os.ftruncate(fd_out, size)
-            os.fsync(fd_out)
         finally:
             os.close(fd_out)
     except OSError as exc:

@@ -34,3 +34,9 @@ export DIB_TROVE_GUEST_KERNEL=${DIB_TROVE_GUEST_KERNEL:-}
 # Bluetooth, InfiniBand, real GPUs...: trove-guest-lib/trim-modules.yaml)
 # and rebuild the module index and initramfs; 0 keeps every module.
 export DIB_TROVE_GUEST_TRIM_MODULES=${DIB_TROVE_GUEST_TRIM_MODULES:-1}
+
+# Packages purged after the install, with what only they needed (space
+# separated; empty keeps them): DIB's base element installs
+# software-properties-common (add-apt-repository) on Debian and Ubuntu,
+# and with it PackageKit, GStreamer, ICU and python3-apt.
+export DIB_TROVE_GUEST_PURGE=${DIB_TROVE_GUEST_PURGE-software-properties-common}
