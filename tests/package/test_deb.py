@@ -23,6 +23,7 @@ before instead of building one.
 import contextlib
 import fcntl
 import os
+import shutil
 import subprocess
 import tempfile
 import time
@@ -123,6 +124,9 @@ class Chroot(object):
         os.makedirs(path)
         subprocess.run(['tar', '-C', path, '-xzf', base_tarball()],
                        check=True)
+        # A real host resolves its own name (host-check requires it: sudo
+        # warns otherwise); debootstrap copies hostname, not hosts.
+        shutil.copyfile('/etc/hosts', os.path.join(path, 'etc', 'hosts'))
 
     def run(self, script, check=True):
         proc = subprocess.run(
