@@ -31,6 +31,8 @@ import shutil
 import subprocess
 import time
 
+from trove_image_builder.build import sweep
+
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RELEASE = 'bookworm'
 MIRROR = 'http://deb.debian.org/debian'
@@ -53,7 +55,6 @@ class FreshHost:
 
     def __init__(self, root):
         self.root = root
-        self.mounts = []
 
     def make(self):
         self.remove()
@@ -82,7 +83,6 @@ class FreshHost:
                           (['--bind', '/dev/pts'], 'dev/pts')):
             target = os.path.join(self.root, rel)
             subprocess.run(['mount'] + args + [target], check=True)
-            self.mounts.append(target)
 
     def run(self, command, log):
         """Seconds `command` took in the root's checkout (bash -c)."""
@@ -96,28 +96,11 @@ class FreshHost:
         return time.monotonic() - started
 
     def remove(self):
-        for target in self._mounted_under():
-            subprocess.run(['umount', '--lazy', target], check=False)
-        self.mounts = []
-        for line in subprocess.run(['losetup', '--list', '--noheadings',
-                                    '-O', 'NAME,BACK-FILE'],
-                                   capture_output=True, text=True
-                                   ).stdout.splitlines():
-            name, _sep, back = line.strip().partition(' ')
-            if back.strip().startswith(self.root.rstrip('/') + '/'):
-                subprocess.run(['losetup', '-d', name], check=False)
-        if os.path.isdir(self.root):
-            subprocess.run(['rm', '-rf', '--one-file-system', self.root],
-                           check=True)
-
-    def _mounted_under(self):
-        prefix = os.path.realpath(self.root).rstrip('/') + '/'
-        with open('/proc/self/mounts') as f:
-            targets = [line.split()[1].encode().decode('unicode_escape')
-                       for line in f]
-        # Deepest first.
-        return sorted((t for t in targets if t.startswith(prefix)),
-                      key=len, reverse=True)
+        # The build's own sweep: mounts deepest first, then the loops over
+        # the root (also those whose tmpfs is gone), never rm through a
+        # mount.
+        sweep.release(self.root)
+        sweep.remove_tree(self.root)
 
 
 def readme_command_1(work_dir, log_path):
