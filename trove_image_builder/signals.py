@@ -20,12 +20,41 @@ import contextlib
 import ctypes
 import os
 import signal
+import subprocess
+import sys
 import threading
 
 from trove_image_builder import errors
 
 STOP = (signal.SIGINT, signal.SIGTERM)
 _PR_SET_PDEATHSIG = 1
+# Runs beside a child (DIB, a wheel fill), in a session of its own,
+# holding the read end of a pipe whose write end only this tool holds.
+# When this tool ends without saying "done" (even by SIGKILL, which no
+# handler sees), the read returns and the child's whole process group
+# is stopped as on Ctrl-C: SIGTERM (DIB's cleanup traps), then SIGKILL
+# after the grace period.
+_WATCHDOG = '''
+import os, signal, sys, time
+group, grace = int(sys.argv[1]), float(sys.argv[2])
+if sys.stdin.buffer.read() == b'done':
+    sys.exit(0)
+
+
+def send(signum):
+    try:
+        os.killpg(group, signum)
+        return True
+    except ProcessLookupError:
+        return False
+
+
+deadline = time.monotonic() + grace
+if send(signal.SIGTERM):
+    while time.monotonic() < deadline and send(0):
+        time.sleep(0.2)
+    send(signal.SIGKILL)
+'''
 
 
 @contextlib.contextmanager
@@ -78,3 +107,28 @@ def die_with_parent():
     """
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+def watch_group(proc, grace):
+    """Start the watchdog for proc's process group (see _WATCHDOG).
+
+    proc must lead a session of its own (start_new_session=True).
+    """
+    return subprocess.Popen(
+        [sys.executable, '-I', '-c', _WATCHDOG, str(proc.pid), str(grace)],
+        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL, start_new_session=True)
+
+
+def unwatch(watchdog):
+    """The child is done: its watchdog ends without touching anything."""
+    try:
+        watchdog.stdin.write(b'done')
+        watchdog.stdin.close()
+    except OSError:
+        pass
+    try:
+        watchdog.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        watchdog.kill()
+        watchdog.wait()

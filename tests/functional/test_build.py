@@ -23,7 +23,9 @@ import tarfile
 import time
 
 from tests.functional import base
+from trove_image_builder.build import host
 from trove_image_builder.build import sweep
+from trove_image_builder.build import wheels
 
 
 class TestBuild(base.FunctionalTestCase):
@@ -64,6 +66,7 @@ class TestBuild(base.FunctionalTestCase):
                     'python3-venv'):
             self.assertIn(pkg, manifest['packages'])
         self.assertNothingLeft(ws)
+        self.assertWheelsFromTheHost(manifest['log'])
 
         log_mtime = os.path.getmtime(manifest['log'])
         proc, warm = self.run_cli(conf, 'build', 'mariadb', '-f', 'json')
@@ -76,6 +79,27 @@ class TestBuild(base.FunctionalTestCase):
         self.assertEqual(log_mtime, os.path.getmtime(manifest['log']))
         print('cold build %.1fs, cache hit %.2fs, image %.1f MiB'
               % (cold, warm, manifest['size'] / 2.0 ** 20))
+
+    def assertWheelsFromTheHost(self, log_path):
+        """On the guest's own release the host filled its wheel cache.
+
+        Filled or found valid beside DIB, under the key the guest's step
+        computes: that step used it and downloaded nothing.
+        """
+        with open(log_path, errors='replace') as f:
+            dib_part, marker, fill = f.read().partition(
+                wheels.LOG_HEADER)
+        reason = wheels.why_not({'DIB_RELEASE': 'bookworm',
+                                 'DIB_TROVE_GUEST_AGENT_VERSION': 'any'},
+                                'debian', host.os_release(),
+                                wheels.interpreters())
+        if reason:
+            self.assertEqual('', marker, reason)
+            return
+        self.assertIn(': exit 0,', fill)
+        self.assertIn('trove-guest-agent: wheel cache: using', dib_part)
+        self.assertNotIn('trove-guest-agent: wheel cache: no wheelhouse',
+                         dib_part)
 
     def test_failing_element_reports_and_cleans_up(self):
         ws = self.workspace('fail')

@@ -158,6 +158,11 @@ class TestWheelhouse(base.TestCase):
         self.assertEqual(1, self.downloads())
         self.assertIn('using %s' % path, self.prepare().stderr)
 
+    def test_a_missing_cache_dir_is_made(self):
+        # The build host's fill can start before the element makes it.
+        os.rmdir(self.cache)
+        self.assertTrue(os.path.isdir(self.filled()))
+
     def test_download_asks_for_binaries_with_constraints(self):
         uc = base.write(os.path.join(self.tmp, 'uc.txt'), 'six===1\n')
         proc = self.prepare('--constraints', uc, '--', '--index-url',

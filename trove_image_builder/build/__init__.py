@@ -39,6 +39,7 @@ from trove_image_builder.build import inputs
 from trove_image_builder.build import layer
 from trove_image_builder.build import partmap
 from trove_image_builder.build import sweep
+from trove_image_builder.build import wheels
 from trove_image_builder import catalog as catalog_mod
 from trove_image_builder import conf as conf_mod
 from trove_image_builder import datafiles
@@ -865,12 +866,17 @@ def _dib_base(base, say, builder_version, started):
         held.update(sweep.identities(sweep.loops_of(
             base.tmp_dir, base.partial_base)))
 
+    fill = wheels.host_fill(base.command.env, base.secrets,
+                            datafiles.elements_dir(req.elements_dir),
+                            base.facts['os'])
     try:
-        base.command.run(
-            base.log_path, stop_timeout=req.stop_timeout,
-            timeout=req.timeout, on_stop=on_stop,
-            on_phase=lambda phase: say('[%4ds] %s' % (
-                time.monotonic() - started, phase)))
+        with wheels.filling(fill, base.log_path, base.tmp_dir,
+                            req.stop_timeout, say):
+            base.command.run(
+                base.log_path, stop_timeout=req.stop_timeout,
+                timeout=req.timeout, on_stop=on_stop,
+                on_phase=lambda phase: say('[%4ds] %s' % (
+                    time.monotonic() - started, phase)))
     finally:
         sweep.release_identified(held)
     if not os.path.isfile(base.partial_image):

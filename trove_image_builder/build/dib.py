@@ -22,7 +22,6 @@ import re
 import shlex
 import signal
 import subprocess
-import sys
 import threading
 
 from trove_image_builder import conf as conf_mod
@@ -36,33 +35,6 @@ _PHASE = re.compile(r'Running hooks from \S*/([\w-]+)\.d\s*$'
                     r'|dib-run-parts Running \S*/([\w-]+)\.d/')
 _CONVERT = re.compile(r'Converting image using qemu-img convert')
 TAIL_LINES = 15
-
-# Runs beside DIB, in a session of its own, holding the read end of a
-# pipe whose write end only this tool holds. When this tool ends without
-# saying "done" (even by SIGKILL, which no handler sees), the read
-# returns and DIB's whole process group is stopped as on Ctrl-C: SIGTERM
-# (DIB's cleanup traps), then SIGKILL after the grace period.
-_WATCHDOG = '''
-import os, signal, sys, time
-group, grace = int(sys.argv[1]), float(sys.argv[2])
-if sys.stdin.buffer.read() == b'done':
-    sys.exit(0)
-
-
-def send(signum):
-    try:
-        os.killpg(group, signum)
-        return True
-    except ProcessLookupError:
-        return False
-
-
-deadline = time.monotonic() + grace
-if send(signal.SIGTERM):
-    while time.monotonic() < deadline and send(0):
-        time.sleep(0.2)
-    send(signal.SIGKILL)
-'''
 
 
 @dataclasses.dataclass(frozen=True)
@@ -125,7 +97,7 @@ class Command:
                 self.argv, env=self.full_env(), stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                 start_new_session=True)
-            watchdog_proc = _watch_over(proc, stop_timeout)
+            watchdog_proc = signals.watch_group(proc, stop_timeout)
             # Fires in a thread: DIB's output may stop, so the loop below
             # cannot be the one to notice.
             watchdog = threading.Timer(timeout, _expire)
@@ -149,7 +121,7 @@ class Command:
                     if proc.poll() is None:
                         signals.to_group(proc, signal.SIGTERM)
                         _wait(proc, stop_timeout)
-                    _release(watchdog_proc)
+                    signals.unwatch(watchdog_proc)
         if caught:
             raise errors.Interrupted(
                 'interrupted by %s; DIB stopped, see %s'
@@ -172,28 +144,6 @@ def parse_phase(line):
     if _CONVERT.search(line):
         return 'convert'
     return None
-
-
-def _watch_over(proc, grace):
-    """Start the watchdog for proc's process group (see _WATCHDOG)."""
-    return subprocess.Popen(
-        [sys.executable, '-I', '-c', _WATCHDOG, str(proc.pid), str(grace)],
-        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL, start_new_session=True)
-
-
-def _release(watchdog_proc):
-    """DIB is done: the watchdog ends without touching anything."""
-    try:
-        watchdog_proc.stdin.write(b'done')
-        watchdog_proc.stdin.close()
-    except OSError:
-        pass
-    try:
-        watchdog_proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        watchdog_proc.kill()
-        watchdog_proc.wait()
 
 
 def _wait(proc, timeout):

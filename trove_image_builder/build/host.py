@@ -175,22 +175,25 @@ def apt_source_entries(root='/'):
                     yield entry
 
 
-def host_os_id(root='/'):
+def os_release(root='/'):
+    """The host's /etc/os-release as a dict ({} when unreadable)."""
+    fields = {}
     try:
         with open(os.path.join(root, 'etc/os-release'),
                   encoding='utf-8') as f:
             for line in f:
-                if line.startswith('ID='):
-                    return line.split('=', 1)[1].strip().strip('"')
+                if '=' in line:
+                    k, v = line.rstrip('\n').split('=', 1)
+                    fields[k.strip()] = v.strip().strip('"\'')
     except OSError:
         pass
-    return None
+    return fields
 
 
 def debian_mirrors(root='/'):
     """(archive, security) URIs used by this Debian host, or Nones."""
     archive = security = None
-    if host_os_id(root) != 'debian':
+    if os_release(root).get('ID') != 'debian':
         return archive, security
     for entry in apt_source_entries(root):
         for uri in entry.get('uris', []):

@@ -210,6 +210,7 @@ def prepare(cache, pip, requirement, constraints=None, index_url=None,
                         os_release_path)
     name = key(inputs)
     path = os.path.join(cache, name)
+    os.makedirs(cache, exist_ok=True)
     with open(os.path.join(cache, '%s.lock' % name), 'a') as lock:
         # Another build filling the same wheelhouse finishes first.
         fcntl.flock(lock, fcntl.LOCK_EX)
