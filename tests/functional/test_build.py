@@ -96,7 +96,7 @@ class TestBuild(base.FunctionalTestCase):
         if reason:
             self.assertEqual('', marker, reason)
             return
-        self.assertIn(': exit 0,', fill)
+        self.assertIn(': exit 0 after', fill)
         self.assertIn('trove-guest-agent: wheel cache: using', dib_part)
         self.assertNotIn('trove-guest-agent: wheel cache: no wheelhouse',
                          dib_part)

@@ -29,6 +29,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 from trove_image_builder.build import host
@@ -43,7 +44,7 @@ OUTPUT = 'host-wheel-fill.log'
 KEPT_PIP_ENV = {'PIP_INDEX_URL', 'PIP_DEFAULT_TIMEOUT', 'PIP_TIMEOUT',
                 'PIP_RETRIES'}
 # Opens the fill's block at the end of the build's log.
-LOG_HEADER = '--- the guest agent\'s wheel cache, filled on this host'
+LOG_HEADER = '--- the guest agent\'s wheel cache, prepared on this host'
 
 
 @dataclasses.dataclass(frozen=True)
@@ -151,24 +152,17 @@ def filling(fill, log_path, tmp_dir, grace, say):
     removes its partial wheelhouse. A watchdog stops it should this
     tool be killed outright.
     """
-    if fill is None:
-        yield
-        return
-    output = os.path.join(tmp_dir, OUTPUT)
-    try:
-        with open(output, 'wb') as out:
-            proc = subprocess.Popen(
-                fill.argv, env=fill.full_env(), stdin=subprocess.DEVNULL,
-                stdout=out, stderr=subprocess.STDOUT,
-                start_new_session=True)
-    except OSError as exc:
-        # Only a head start lost: the guest's step fills it instead.
-        say('cannot fill the wheel cache on this host (%s); the build '
-            'fills it' % exc)
+    proc = None if fill is None else _start(fill, tmp_dir, say)
+    if proc is None:
         yield
         return
     watchdog = signals.watch_group(proc, grace)
     started = time.monotonic()
+    # When the fill itself ended, for the log (the block may go on).
+    ended = []
+    waiter = threading.Thread(target=lambda: ended.append(
+        (proc.wait(), time.monotonic())[1]), daemon=True)
+    waiter.start()
     say('filling the guest agent\'s wheel cache on this host beside DIB')
     try:
         yield
@@ -181,9 +175,25 @@ def filling(fill, log_path, tmp_dir, grace, say):
             except subprocess.TimeoutExpired:
                 signals.to_group(proc, signal.SIGKILL)
                 proc.wait()
+        waiter.join()
         signals.unwatch(watchdog)
-        _append(log_path, output, proc.returncode, stopped,
-                time.monotonic() - started)
+        _append(log_path, os.path.join(tmp_dir, OUTPUT), proc.returncode,
+                stopped, ended[0] - started)
+
+
+def _start(fill, tmp_dir, say):
+    """The fill's process, its output going to tmp_dir; None if it failed."""
+    try:
+        with open(os.path.join(tmp_dir, OUTPUT), 'wb') as out:
+            return subprocess.Popen(
+                fill.argv, env=fill.full_env(), stdin=subprocess.DEVNULL,
+                stdout=out, stderr=subprocess.STDOUT,
+                start_new_session=True)
+    except OSError as exc:
+        # Only a head start lost: the guest's step fills it instead.
+        say('cannot fill the wheel cache on this host (%s); the build '
+            'fills it' % exc)
+        return None
 
 
 def _append(log_path, output, rc, stopped, seconds):
@@ -191,8 +201,8 @@ def _append(log_path, output, rc, stopped, seconds):
     with open(output, 'rb') as f:
         text = f.read()
     with open(log_path, 'ab') as log:
-        log.write(('%s beside DIB: exit %d%s, %.1f s ---\n' % (
+        log.write(('%s beside DIB: exit %d%s after %.1f s ---\n' % (
             LOG_HEADER, rc, ' (stopped when DIB ended)' if stopped else '',
             seconds)).encode())
         log.write(text)
-        log.write(b'--- end of the host\'s wheel cache fill ---\n')
+        log.write(b'--- end of the host\'s wheel cache preparation ---\n')

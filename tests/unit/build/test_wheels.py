@@ -173,12 +173,15 @@ class TestFilling(base.TestCase):
     def test_output_ends_the_log_as_one_block(self):
         log = self.run_fill('import time; time.sleep(0.2); '
                             'print("filled /cache/key")',
-                            lambda: time.sleep(0.5))
+                            lambda: time.sleep(1.5))
         self.assertTrue(log.startswith('$ disk-image-create\n'))
-        self.assertIn(wheels.LOG_HEADER + ' beside DIB: exit 0,', log)
+        self.assertIn(wheels.LOG_HEADER + ' beside DIB: exit 0 after', log)
+        # The fill's own time, not the block's.
+        seconds = float(log.split(' after ')[1].split()[0])
+        self.assertLess(seconds, 1.2)
         self.assertIn('filled /cache/key\n', log)
         self.assertTrue(log.endswith('end of the host\'s wheel cache '
-                                     'fill ---\n'))
+                                     'preparation ---\n'))
         self.assertEqual(1, len(self.said))
 
     def test_a_fill_running_past_the_block_is_interrupted(self):
