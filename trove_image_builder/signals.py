@@ -109,6 +109,22 @@ def die_with_parent():
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
+def wait_or_kill(proc, timeout):
+    """proc's exit code; its whole group is killed once timeout runs out."""
+    try:
+        return proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        to_group(proc, signal.SIGKILL)
+        return proc.wait()
+
+
+def stop_group(proc, grace, signum=signal.SIGTERM):
+    """Stop proc's group: signum, then SIGKILL after grace; the exit code."""
+    if proc.poll() is None:
+        to_group(proc, signum)
+    return wait_or_kill(proc, grace)
+
+
 def watch_group(proc, grace):
     """Start the watchdog for proc's process group (see _WATCHDOG).
 

@@ -13,7 +13,9 @@
 import os
 import signal
 import subprocess
+import sys
 import threading
+import time
 
 from tests.unit import base
 from trove_image_builder import errors
@@ -55,3 +57,37 @@ class TestSignals(base.TestCase):
         proc = subprocess.Popen(['true'], start_new_session=True)
         proc.wait()
         signals.to_group(proc, signal.SIGTERM)  # no error
+
+
+class TestStopGroup(base.TestCase):
+
+    def start(self, code):
+        proc = subprocess.Popen([sys.executable, '-c', code],
+                                stdout=subprocess.PIPE,
+                                start_new_session=True)
+        self.addCleanup(proc.stdout.close)
+        self.assertEqual(b'ready\n', proc.stdout.readline())
+        return proc
+
+    def test_the_signal_first(self):
+        proc = self.start('import signal, sys, time\n'
+                          'signal.signal(signal.SIGINT, '
+                          'lambda *a: sys.exit(7))\n'
+                          'print("ready", flush=True)\n'
+                          'time.sleep(60)\n')
+        self.assertEqual(7, signals.stop_group(proc, 10, signal.SIGINT))
+
+    def test_sigkill_once_the_grace_runs_out(self):
+        proc = self.start('import signal, time\n'
+                          'signal.signal(signal.SIGTERM, signal.SIG_IGN)\n'
+                          'print("ready", flush=True)\n'
+                          'time.sleep(60)\n')
+        started = time.monotonic()
+        self.assertEqual(-signal.SIGKILL, signals.stop_group(proc, 0.5))
+        self.assertLess(time.monotonic() - started, 10)
+
+    def test_a_finished_process_is_left_alone(self):
+        proc = self.start('print("ready", flush=True)\n')
+        proc.wait()
+        self.assertEqual(0, signals.stop_group(proc, 1))
+        self.assertEqual(0, signals.wait_or_kill(proc, None))

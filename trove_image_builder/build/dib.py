@@ -114,13 +114,12 @@ class Command:
                             last_phase[0] = phase
                             if on_phase and not caught:
                                 on_phase(phase)
-                    rc = _wait(proc, stop_timeout if caught or
-                               expired.is_set() else None)
+                    rc = signals.wait_or_kill(
+                        proc, stop_timeout if caught or expired.is_set()
+                        else None)
                 finally:
                     watchdog.cancel()
-                    if proc.poll() is None:
-                        signals.to_group(proc, signal.SIGTERM)
-                        _wait(proc, stop_timeout)
+                    signals.stop_group(proc, stop_timeout)
                     signals.unwatch(watchdog_proc)
         if caught:
             raise errors.Interrupted(
@@ -144,11 +143,3 @@ def parse_phase(line):
     if _CONVERT.search(line):
         return 'convert'
     return None
-
-
-def _wait(proc, timeout):
-    try:
-        return proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        signals.to_group(proc, signal.SIGKILL)
-        return proc.wait()

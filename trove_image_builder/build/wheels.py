@@ -168,13 +168,8 @@ def filling(fill, log_path, tmp_dir, grace, say):
         yield
     finally:
         stopped = proc.poll() is None
-        if stopped:
-            signals.to_group(proc, signal.SIGINT)
-            try:
-                proc.wait(timeout=grace)
-            except subprocess.TimeoutExpired:
-                signals.to_group(proc, signal.SIGKILL)
-                proc.wait()
+        # SIGINT: the script removes its partial wheelhouse.
+        signals.stop_group(proc, grace, signal.SIGINT)
         waiter.join()
         signals.unwatch(watchdog)
         _append(log_path, os.path.join(tmp_dir, OUTPUT), proc.returncode,

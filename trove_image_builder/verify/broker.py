@@ -214,13 +214,7 @@ class Broker:
     def stop(self):
         # The node first (it deregisters from epmd), then epmd.
         for proc in reversed(self._procs):
-            if proc.poll() is None:
-                signals.to_group(proc, signal.SIGTERM)
-                try:
-                    proc.wait(timeout=STOP_TIMEOUT)
-                except subprocess.TimeoutExpired:
-                    signals.to_group(proc, signal.SIGKILL)
-                    proc.wait()
+            signals.stop_group(proc, STOP_TIMEOUT)
             # Anything the node left in its group (erl_child_setup...).
             signals.to_group(proc, signal.SIGKILL)
         self._procs = []

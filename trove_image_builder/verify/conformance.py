@@ -37,7 +37,6 @@ import os
 import queue
 import secrets
 import shutil
-import signal
 import string
 import subprocess
 import sys
@@ -314,13 +313,8 @@ class Driver:
         self.lines.put(None)
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            signals.to_group(self.proc, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                signals.to_group(self.proc, signal.SIGKILL)
-                self.proc.wait()
+        if self.proc:
+            signals.stop_group(self.proc, 10)
 
     def __enter__(self):
         return self.start()

@@ -27,7 +27,6 @@ import logging
 import os
 import platform
 import shutil
-import signal
 import subprocess
 
 from trove_image_builder import conf as conf_mod
@@ -228,12 +227,7 @@ class Machine:
     def stop(self):
         if self.proc is None or self.proc.poll() is not None:
             return
-        signals.to_group(self.proc, signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=self.stop_timeout)
-        except subprocess.TimeoutExpired:
-            signals.to_group(self.proc, signal.SIGKILL)
-            self.proc.wait()
+        signals.stop_group(self.proc, self.stop_timeout)
         LOG.debug('qemu stopped (exit code %s)', self.proc.returncode)
 
     def errors_text(self):
