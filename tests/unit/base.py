@@ -14,6 +14,7 @@
 
 import io
 import os
+import signal
 import textwrap
 
 import fixtures
@@ -41,6 +42,23 @@ def write(path, text, mode=None):
     if mode:
         os.chmod(path, mode)
     return path
+
+
+def running(pid):
+    """pid exists and is not a zombie."""
+    try:
+        with open('/proc/%d/stat' % pid) as f:
+            return f.read().rsplit(')', 1)[1].split()[0] != 'Z'
+    except (FileNotFoundError, ProcessLookupError):
+        # Gone before the open, or between the open and the read.
+        return False
+
+
+def kill_quietly(pid):
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
 
 
 class TestCase(testtools.TestCase):

@@ -127,13 +127,13 @@ class TestCommand(base.TestCase):
             time.sleep(0.05)
         with open(marker) as f:
             child = int(f.read())
-        self.addCleanup(_kill_quietly, child)
+        self.addCleanup(base.kill_quietly, child)
         os.kill(tool.pid, signal.SIGKILL)
         for _ in range(100):
-            if not _running(child):
+            if not base.running(child):
                 break
             time.sleep(0.1)
-        self.assertFalse(_running(child))
+        self.assertFalse(base.running(child))
 
     def test_sigterm_stops_process_group(self):
         # A child that ignores nothing: it must be gone after the signal.
@@ -176,20 +176,3 @@ class TestNoTracebackOnSignal(base.TestCase):
         self.assertEqual(1, len(out.stderr.strip().splitlines()),
                          out.stderr)
         self.assertNotIn('Traceback', out.stderr)
-
-
-def _running(pid):
-    """pid exists and is not a zombie."""
-    try:
-        with open('/proc/%d/stat' % pid) as f:
-            return f.read().rsplit(')', 1)[1].split()[0] != 'Z'
-    except (FileNotFoundError, ProcessLookupError):
-        # Gone before the open, or between the open and the read.
-        return False
-
-
-def _kill_quietly(pid):
-    try:
-        os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass

@@ -12,6 +12,7 @@
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -226,3 +227,34 @@ class TestFilling(base.TestCase):
         with wheels.filling(None, self.log, self.tmp, 5, self.said.append):
             ran.append(True)
         self.assertEqual(([True], []), (ran, self.said))
+
+    def test_kill_9_of_the_tool_stops_the_fill(self):
+        # The tool (a child Python here) fills beside "DIB", then dies by
+        # SIGKILL: no finally runs, yet the fill and its children stop.
+        marker = os.path.join(self.tmp, 'fill.pid')
+        fill_code = ('import os, subprocess, time\n'
+                     'child = subprocess.Popen(["sleep", "300"])\n'
+                     'open(%r, "w").write(str(child.pid))\n'
+                     'child.wait()\n' % marker)
+        tool = subprocess.Popen([sys.executable, '-c', (
+            'import sys, time\n'
+            'from trove_image_builder.build import wheels\n'
+            'fill = wheels.Fill(argv=(sys.executable, "-c", sys.argv[1]),'
+            ' env={})\n'
+            'with wheels.filling(fill, sys.argv[2], sys.argv[3], 2,\n'
+            '                    lambda msg: None):\n'
+            '    time.sleep(300)\n'), fill_code, self.log, self.tmp],
+            cwd=base.TOP)
+        self.addCleanup(tool.wait)
+        deadline = time.monotonic() + 20
+        while not (os.path.exists(marker) and os.path.getsize(marker)):
+            self.assertLess(time.monotonic(), deadline)
+            time.sleep(0.05)
+        with open(marker) as f:
+            child = int(f.read())
+        self.addCleanup(base.kill_quietly, child)
+        os.kill(tool.pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while base.running(child) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        self.assertFalse(base.running(child))
