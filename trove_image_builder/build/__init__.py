@@ -667,13 +667,17 @@ def ensure_base(plan, force, say, builder_version):
         return _current_base(base, force, say, builder_version)
 
 
-def _current_base(base, rebuild, say, builder_version):
-    """The base's manifest, built first unless up to date (lock held)."""
+def _current_base(base, rebuild, say, builder_version, fresh=None):
+    """The base's manifest, built first unless up to date (lock held).
+
+    fresh: {'copy_to': path}, for a base DIB builds now to be copied to
+    path by the read that hashes it; 'copied' is set to True then.
+    """
     hit = None if rebuild else cached_result(base)
     if hit:
         say('base %s is up to date' % base.name)
         return hit.manifest
-    return _build_base(base, say, builder_version)
+    return _build_base(base, say, builder_version, fresh)
 
 
 def _base_lock(base, say):
@@ -694,14 +698,16 @@ def _copy_base(plan, work_image, force, say, builder_version):
     """The base (built when needed) copied to work_image; its manifest.
 
     The caller holds the base's lock. A base that does not match its
-    recorded sha256 is rebuilt, once.
+    recorded sha256 is rebuilt, once. A base DIB builds now is copied by
+    the read that hashes it.
     """
     base, made = plan.base, {}
+    fresh = {'copy_to': work_image}
 
     def sha256(attempt):
         made.update(_current_base(base, force or attempt, say,
-                                  builder_version))
-        return made['sha256']
+                                  builder_version, fresh))
+        return None if fresh.get('copied') else made['sha256']
 
     started = time.monotonic()
     _checked_copy(base.image_path, work_image, sha256, say, 'the base',
@@ -731,10 +737,12 @@ def _checked_copy(src, dest, sha256, say, what, remedy):
     """src copied to dest, its content checked against sha256(attempt).
 
     sha256(1) makes src anew before giving its sha256: a src that does
-    not match its record is made again, once.
+    not match its record is made again, once. sha256() gives None when
+    making src copied it to dest already.
     """
     for attempt in range(2):
-        if layer.copy_checked(src, dest, sha256(attempt)):
+        expected = sha256(attempt)
+        if expected is None or layer.copy_checked(src, dest, expected):
             return
         os.unlink(dest)
         say('%s %s does not match the sha256 in its manifest; %s'
@@ -851,8 +859,11 @@ def _layer_rules(plan, base_data, say):
                           kept.get('trove_version'))
 
 
-def _dib_base(base, say, builder_version, started):
-    """Run DIB for the base; its manifest (not yet written)."""
+def _dib_base(base, say, builder_version, started, fresh=None):
+    """Run DIB for the base; its manifest (not yet written).
+
+    fresh: see _current_base.
+    """
     req = base.request
     say('building the base %s; log: %s' % (base.name, base.log_path))
     with imagefile.open_private(base.log_path, 'w'):
@@ -887,9 +898,14 @@ def _dib_base(base, say, builder_version, started):
     if info.get('format') != 'raw':
         raise errors.BuildFailed('DIB wrote a %s image, expected '
                                  'raw' % info.get('format'))
+    if fresh:
+        sha256 = layer.copy_hashed(base.partial_image, fresh['copy_to'])
+        fresh['copied'] = True
+    else:
+        sha256 = manifest.sha256_file(base.partial_image)
     data = dict(base.facts)
     data.update(
-        sha256=manifest.sha256_file(base.partial_image),
+        sha256=sha256,
         size=os.path.getsize(base.partial_image),
         virtual_size=info.get('virtual-size'),
         packages=_packages(base),
@@ -940,10 +956,11 @@ def _refresh_base(base, say, builder_version):
     return data
 
 
-def _build_base(base, say, builder_version):
+def _build_base(base, say, builder_version, fresh=None):
     """The base made anew (the caller holds its lock); its manifest.
 
     Dev mode's fast path needs no DIB and so not DIB's cache either.
+    fresh: see _current_base.
     """
     started = time.monotonic()
     data = _prepared(base, lambda: _refresh_base(base, say,
@@ -955,7 +972,7 @@ def _build_base(base, say, builder_version):
                 % (req.cache_dir, pid)),
                 wait_timeout=req.cache_lock_timeout):
             data = _prepared(base, lambda: _dib_base(
-                base, say, builder_version, time.monotonic()))
+                base, say, builder_version, time.monotonic(), fresh))
     data['build_seconds'] = round(time.monotonic() - started, 1)
     manifest.write(base.image_path, data)
     return data

@@ -66,6 +66,11 @@ def copy_checked(src, dest, expected_sha256):
     The base is hashed while it is copied (one read), so a corrupt or
     truncated base is caught before anything is built on it.
     """
+    return copy_hashed(src, dest) == expected_sha256
+
+
+def copy_hashed(src, dest):
+    """Copy src to a new private dest, holes kept; src's sha256 (hex)."""
     digest = hashlib.sha256()
     fd_in = os.open(src, os.O_RDONLY | os.O_CLOEXEC)
     try:
@@ -96,7 +101,7 @@ def copy_checked(src, dest, expected_sha256):
         raise _no_space(exc, dest) or exc
     finally:
         os.close(fd_in)
-    return digest.hexdigest() == expected_sha256
+    return digest.hexdigest()
 
 
 def _hash_zeros(digest, length):

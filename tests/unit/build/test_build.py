@@ -12,6 +12,7 @@
 
 import contextlib
 import dataclasses
+import hashlib
 import json
 import os
 import shutil
@@ -560,10 +561,12 @@ class TestPackedBase(PlanTestBase):
             self.assertEqual(b'base-bytes', f.read())
 
     def test_a_base_copy_that_does_not_match_rebuilds_it_once(self):
-        msgs, outcomes = [], iter([False])
+        self.build(self.plan())
+        msgs, outcomes, copies = [], iter([False]), []
         real = build.layer.copy_checked
 
         def checked(src, dest, sha256):
+            copies.append(src)
             if next(outcomes, True):
                 return real(src, dest, sha256)
             open(dest, 'wb').close()  # the first copy came out wrong
@@ -571,23 +574,52 @@ class TestPackedBase(PlanTestBase):
 
         with fake_layers(), mock.patch.object(
                 build.layer, 'copy_checked', side_effect=checked):
-            build.execute(self.plan(), progress=msgs.append)
+            build.execute(self.plan(version='11.4'), progress=msgs.append)
         self.assertEqual(2, build.dib.Command.run.call_count)
         self.assertTrue(any(m.endswith('does not match the sha256 in its '
                                        'manifest; rebuilding it')
                             for m in msgs), msgs)
+        # The rebuilt base was copied by the read that hashed it.
+        base_path = self.plan().base.image_path
+        self.assertEqual(1, copies.count(base_path))
 
-    def test_a_base_that_never_matches_is_a_build_failure(self):
+    def test_a_base_built_now_is_read_once(self):
+        hashed = []
+        real = build.manifest.sha256_file
+
+        def sha256_file(path):
+            hashed.append(path)
+            return real(path)
+
+        with mock.patch.object(build.layer, 'copy_checked',
+                               wraps=build.layer.copy_checked) as checked, \
+                mock.patch.object(build.manifest, 'sha256_file',
+                                  side_effect=sha256_file):
+            facts = self.build(self.plan())
+        base_plan = self.plan().base
+        self.assertNotIn(base_plan.image_path,
+                         [c.args[0] for c in checked.call_args_list])
+        self.assertNotIn(base_plan.partial_image, hashed)
+        with open(base_plan.image_path, 'rb') as f:
+            self.assertEqual(hashlib.sha256(f.read()).hexdigest(),
+                             facts['base']['sha256'])
+
+    def test_a_packed_base_that_never_matches_is_a_build_failure(self):
+        self.build(self.plan())
+        real = build.layer.copy_checked
+
         def wrong(src, dest, sha256):
+            if not src.endswith('.qcow2'):
+                return real(src, dest, sha256)
             open(dest, 'wb').close()
             return False
 
         with fake_layers(), mock.patch.object(
                 build.layer, 'copy_checked', side_effect=wrong):
             e = self.assertRaises(errors.BuildFailed, build.execute,
-                                  self.plan())
+                                  self.plan(version='11.4'))
         self.assertIn('is the disk failing?', str(e))
-        self.assertEqual(2, build.dib.Command.run.call_count)
+        self.assertEqual(1, build.dib.Command.run.call_count)
 
     def test_archives_and_raw_are_not_patched(self):
         said = []

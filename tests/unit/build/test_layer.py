@@ -53,6 +53,14 @@ class TestCopyChecked(base.TestCase):
         self.assertLess(st.st_blocks * 512, 16 * MIB)
         self.assertEqual(0o600, st.st_mode & 0o777)
 
+    def test_copy_hashed_gives_the_sha256_of_what_it_read(self):
+        src = self.sparse_file()
+        dest = os.path.join(self.tmp, 'copy.raw')
+        self.assertEqual(manifest.sha256_file(src),
+                         layer.copy_hashed(src, dest))
+        self.assertEqual(manifest.sha256_file(src),
+                         manifest.sha256_file(dest))
+
     def test_corrupt_or_truncated_base_is_reported(self):
         src = self.sparse_file()
         good = manifest.sha256_file(src)
