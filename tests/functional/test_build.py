@@ -15,6 +15,7 @@
 import glob
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -305,6 +306,21 @@ class TestSharedBase(base.FunctionalTestCase):
 class TestDevModeFastPath(base.FunctionalTestCase):
     """An agent change in dev mode replaces the agent, not the image."""
 
+    def assertSourceWheelhouse(self, manifest_path):
+        """The tree's dependencies came from a wheelhouse keyed for it."""
+        with open(manifest_path) as f:
+            log_path = json.load(f)['log']
+        with open(log_path, errors='replace') as f:
+            found = re.search(r'trove-guest-agent: wheel cache: '
+                              r'(?:using|filled) /var/cache/trove-wheels/'
+                              r'([0-9a-f]{64})', f.read())
+        self.assertIsNotNone(found, log_path)
+        with open(os.path.join(base.CACHE_DIR, 'trove-wheels',
+                               found.group(1), 'inputs.json')) as f:
+            inputs = json.load(f)
+        self.assertEqual('<source tree>', inputs['requirements'][-1])
+        self.assertIsNotNone(inputs['source_sha256']['requirements.txt'])
+
     def test_agent_change_replaces_only_the_agent(self):
         ws = self.workspace('dev-mode')
         # A Trove source tree: the release the production image uses.
@@ -326,6 +342,7 @@ class TestDevModeFastPath(base.FunctionalTestCase):
         self.assertEqual(0, proc.returncode, proc.stderr[-3000:])
         first = json.loads(proc.stdout)
         self.assertIn('building the base', proc.stderr)
+        self.assertSourceWheelhouse(first['manifest'])
 
         marker = 'TIB_FAST_PATH = %r\n' % ws
         with open(os.path.join(src, 'trove', 'guestagent', 'api.py'),

@@ -24,9 +24,9 @@ from trove_image_builder.build import host
 LIB = os.path.join(base.ELEMENTS, 'trove-guest-agent',
                    'trove-guest-agent-lib', 'wheelhouse.py')
 REQ = 'trove==26.0.0'
-# Stands in for `pip download`: one wheel per requirement into --dest,
-# each call noted in $FAKE_PIP_LOG; FAKE_PIP_FAIL=1 fails like a
-# dependency without a wheel.
+# Stands in for `pip download`: one wheel per requirement into --dest
+# (none for a source tree, as pip), each call noted in $FAKE_PIP_LOG;
+# FAKE_PIP_FAIL=1 fails like a dependency without a wheel.
 FAKE_PIP = '''#!%s
 import os, sys
 args = sys.argv[1:]
@@ -35,7 +35,15 @@ with open(os.environ['FAKE_PIP_LOG'], 'a') as f:
 if os.environ.get('FAKE_PIP_FAIL'):
     sys.exit(1)
 dest = args[args.index('--dest') + 1]
-for req in args[-2:]:
+rest, wanted = args[args.index('--progress-bar') + 2:], []
+while rest:
+    if rest[0].startswith('--'):
+        rest = rest[2:]
+    else:
+        wanted.append(rest.pop(0))
+for req in wanted:
+    if os.path.isdir(req):
+        continue
     name = req.split('==')[0]
     with open(os.path.join(dest, name + '-1.0-py3-none-any.whl'), 'wb') as f:
         f.write(os.urandom(4096))
@@ -95,6 +103,37 @@ class TestKey(base.TestCase):
             self.assertNotIn(word, blob)
         self.assertEqual(self.key(index=plain), self.key(index=secret))
 
+    def test_a_requirement_keys_no_source_tree(self):
+        inputs = self.wh.key_inputs(REQ, None, None, self.os_release)
+        self.assertEqual(['pip', REQ], inputs['requirements'])
+        self.assertNotIn('source_sha256', inputs)
+
+    def source_tree(self, name, requirements='oslo.config>=9\n'):
+        tree = os.path.join(self.tmp, name)
+        base.write(os.path.join(tree, 'requirements.txt'), requirements)
+        base.write(os.path.join(tree, 'setup.cfg'), '[metadata]\n')
+        base.write(os.path.join(tree, 'trove', '__init__.py'), '')
+        return tree
+
+    def source_key(self, tree):
+        return self.wh.key(self.wh.key_inputs(
+            None, self.constraints, None, self.os_release, source=tree))
+
+    def test_a_source_tree_is_keyed_by_what_declares_its_needs(self):
+        tree = self.source_tree('src')
+        first = self.source_key(tree)
+        # Where it is staged and what its code says do not count.
+        self.assertEqual(first, self.source_key(self.source_tree('other')))
+        base.write(os.path.join(tree, 'trove', '__init__.py'), 'x = 1\n')
+        self.assertEqual(first, self.source_key(tree))
+        self.assertNotEqual(first, self.key())
+        # A changed requirement, or a pyproject.toml, does.
+        base.write(os.path.join(tree, 'pyproject.toml'), '[build-system]\n')
+        second = self.source_key(tree)
+        self.assertNotEqual(first, second)
+        base.write(os.path.join(tree, 'requirements.txt'), 'oslo.config>=10\n')
+        self.assertNotEqual(second, self.source_key(tree))
+
     def test_key_command_prints_inputs(self):
         out = subprocess.run(
             [sys.executable, LIB, 'key', '--requirement', REQ,
@@ -123,11 +162,12 @@ class TestWheelhouse(base.TestCase):
         self.env = dict(os.environ, FAKE_PIP_LOG=self.log)
         self.env.pop('PIP_INDEX_URL', None)
 
-    def prepare(self, *extra, env=None):
+    def prepare(self, *extra, env=None, source=None):
+        wanted = ['--source', source] if source else ['--requirement', REQ]
         return subprocess.run(
             [sys.executable, LIB, 'prepare', '--cache', self.cache,
-             '--pip', self.pip, '--requirement', REQ,
-             '--os-release', self.os_release] + list(extra),
+             '--pip', self.pip] + wanted +
+            ['--os-release', self.os_release] + list(extra),
             env=env or self.env, capture_output=True, text=True)
 
     def downloads(self):
@@ -162,6 +202,21 @@ class TestWheelhouse(base.TestCase):
         # The build host's fill can start before the element makes it.
         os.rmdir(self.cache)
         self.assertTrue(os.path.isdir(self.filled()))
+
+    def test_a_source_tree_fill_has_its_build_tools(self):
+        tree = os.path.join(self.tmp, 'src')
+        base.write(os.path.join(tree, 'requirements.txt'), 'six\n')
+        proc = self.prepare(source=tree)
+        self.assertEqual(0, proc.returncode, proc.stderr)
+        with open(self.log) as f:
+            argv = f.read().split()
+        self.assertEqual(['pip', 'setuptools', 'wheel', 'pbr', tree],
+                         argv[-5:])
+        self.assertEqual(
+            ['SHA256SUMS', 'inputs.json', 'pbr-1.0-py3-none-any.whl',
+             'pip-1.0-py3-none-any.whl', 'setuptools-1.0-py3-none-any.whl',
+             'wheel-1.0-py3-none-any.whl'],
+            sorted(os.listdir(proc.stdout.strip())))
 
     def test_download_asks_for_binaries_with_constraints(self):
         uc = base.write(os.path.join(self.tmp, 'uc.txt'), 'six===1\n')

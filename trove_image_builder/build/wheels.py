@@ -81,7 +81,7 @@ def why_not(env, os_name, host_release, pythons):
     if env.get('DIB_TROVE_WHEEL_CACHE', '1') == '0':
         return 'the wheel cache is off'
     if env.get('DIB_TROVE_GUEST_AGENT_SOURCE'):
-        return 'a source tree install takes no wheel cache'
+        return 'a source tree install fills its wheelhouse in the chroot'
     if not env.get('DIB_TROVE_GUEST_AGENT_VERSION'):
         return 'no agent version'
     guest = (os_name, env.get('DIB_RELEASE'))

@@ -50,10 +50,11 @@ OPTS = [
                     '(deploy of several datastore versions). 0: one per '
                     'CPU core.'),
     cfg.BoolOpt('wheel_cache', default=True,
-                help='Keep the wheels of the guest agent\'s venv (a '
-                     'production install) in <cache_dir>/trove-wheels, one '
-                     'wheelhouse per OS release, Python, agent version, '
-                     'constraints and index, and install from there '
+                help='Keep the wheels of the guest agent\'s venv in '
+                     '<cache_dir>/trove-wheels, one wheelhouse per OS '
+                     'release, Python, agent version (or source tree '
+                     'requirements), constraints and index, and install '
+                     'from there '
                      'instead of downloading them at every build. Never '
                      'part of the image.'),
     cfg.IntOpt('cache_lock_timeout', default=10800, min=0,

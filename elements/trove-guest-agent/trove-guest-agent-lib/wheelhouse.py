@@ -26,11 +26,14 @@ lock, so an interrupted fill is never taken for a wheelhouse.
 The key is the sha256 of the guest OS and release, the Python that runs
 the agent, the requirement, the constraints file's content and the
 package index (its credentials and query left out): a changed pin or
-constraint makes a new key, never a reuse of wrong wheels.
+constraint makes a new key, never a reuse of wrong wheels. A source
+tree (development mode, --source) is its dependencies and its build
+tools: the key takes the content of the files that declare them
+(requirements.txt, setup.cfg, pyproject.toml), not the code.
 
-    wheelhouse.py key --requirement REQ [--constraints FILE] ...
-    wheelhouse.py prepare --cache DIR --pip PIP --requirement REQ ...
-        [-- PIP_DOWNLOAD_ARGS]
+    wheelhouse.py key (--requirement REQ | --source DIR) ...
+    wheelhouse.py prepare --cache DIR --pip PIP (--requirement REQ |
+        --source DIR) [--constraints FILE] ... [-- PIP_DOWNLOAD_ARGS]
 
 prepare prints the path of a valid wheelhouse (filling it with
 `pip download --only-binary :all:` when needed) and exits 0; it exits 3
@@ -54,6 +57,12 @@ INPUTS = 'inputs.json'
 FORMAT = 1
 # Installed from the wheelhouse too: the venv's pip is upgraded first.
 PIP = 'pip'
+# What pip's isolated build of a source tree installs: pbr's projects
+# declare pbr and setuptools (pyproject.toml); older ones get pip's
+# default for setup.py, setuptools and wheel.
+BUILD_TOOLS = ('setuptools', 'wheel', 'pbr')
+# The files of a source tree that decide what pip resolves for it.
+SOURCE_FILES = ('requirements.txt', 'setup.cfg', 'pyproject.toml')
 CHUNK = 1 << 20
 EXIT_NO_FILL = 3
 
@@ -105,18 +114,34 @@ def sha256_file(path):
     return digest.hexdigest()
 
 
+def downloads(requirement=None, source=None):
+    """What pip downloads: pip and the requirement, or a source tree's."""
+    if source:
+        return [PIP] + list(BUILD_TOOLS) + [source]
+    return [PIP, requirement]
+
+
 def key_inputs(requirement, constraints=None, index_url=None,
-               os_release_path='/etc/os-release', python=None):
+               os_release_path='/etc/os-release', python=None,
+               source=None):
     """What decides a wheelhouse's content; nothing secret."""
-    return {
+    inputs = {
         'format': FORMAT,
         'os': os_release(os_release_path),
         'python': python or python_tag(),
-        'requirements': [PIP, requirement],
+        'requirements': downloads(requirement,
+                                  source and '<source tree>'),
         'constraints_sha256': (sha256_file(constraints)
                                if constraints else None),
         'index_url': public_url(index_url),
     }
+    if source:
+        # Where the tree is staged says nothing of what it needs.
+        inputs['source_sha256'] = {
+            name: (sha256_file(os.path.join(source, name))
+                   if os.path.isfile(os.path.join(source, name)) else None)
+            for name in SOURCE_FILES}
+    return inputs
 
 
 def key(inputs):
@@ -177,8 +202,8 @@ def _remove(path):
         shutil.rmtree(path)
 
 
-def fill(cache, name, inputs, pip, requirement, constraints, pip_args):
-    """Download into <name>.partial.<pid>, then rename it to <name>."""
+def fill(cache, name, inputs, pip, wanted, constraints, pip_args):
+    """Download wanted into <name>.partial.<pid>, then rename it."""
     final = os.path.join(cache, name)
     partial = '%s.partial.%d' % (final, os.getpid())
     _remove(partial)
@@ -187,7 +212,7 @@ def fill(cache, name, inputs, pip, requirement, constraints, pip_args):
             '--no-cache-dir', '--progress-bar', 'off']
     if constraints:
         argv += ['--constraint', constraints]
-    argv += list(pip_args) + [PIP, requirement]
+    argv += list(pip_args) + list(wanted)
     try:
         # pip's output goes to stderr: stdout is the wheelhouse's path.
         rc = subprocess.call(argv, stdout=sys.stderr)
@@ -204,10 +229,10 @@ def fill(cache, name, inputs, pip, requirement, constraints, pip_args):
 
 
 def prepare(cache, pip, requirement, constraints=None, index_url=None,
-            pip_args=(), os_release_path='/etc/os-release'):
+            pip_args=(), os_release_path='/etc/os-release', source=None):
     """Path of a valid wheelhouse for these inputs, or None."""
     inputs = key_inputs(requirement, constraints, index_url,
-                        os_release_path)
+                        os_release_path, source=source)
     name = key(inputs)
     path = os.path.join(cache, name)
     os.makedirs(cache, exist_ok=True)
@@ -228,8 +253,8 @@ def prepare(cache, pip, requirement, constraints=None, index_url=None,
         else:
             log('no wheelhouse %s yet for %s; filling it' % (name, ', '.join(
                 '%s=%s' % kv for kv in sorted(inputs.items()))))
-        filled = fill(cache, name, inputs, pip, requirement, constraints,
-                      pip_args)
+        filled = fill(cache, name, inputs, pip,
+                      downloads(requirement, source), constraints, pip_args)
         if filled is None:
             return None
         bad = problems(filled)
@@ -245,7 +270,9 @@ def main(argv=None):
     sub = parser.add_subparsers(dest='command', required=True)
     for command in ('key', 'prepare'):
         p = sub.add_parser(command)
-        p.add_argument('--requirement', required=True)
+        what = p.add_mutually_exclusive_group(required=True)
+        what.add_argument('--requirement')
+        what.add_argument('--source', help='A source tree to install.')
         p.add_argument('--constraints')
         p.add_argument('--index-url', help='Default: $PIP_INDEX_URL.')
         p.add_argument('--os-release', default='/etc/os-release')
@@ -267,12 +294,12 @@ def main(argv=None):
     constraints = args.constraints or None
     if args.command == 'key':
         inputs = key_inputs(args.requirement, constraints, index_url,
-                            args.os_release)
+                            args.os_release, source=args.source)
         print(json.dumps({'key': key(inputs), 'inputs': inputs},
                          indent=1, sort_keys=True))
         return 0
     path = prepare(args.cache, args.pip, args.requirement, constraints,
-                   index_url, args.pip_args, args.os_release)
+                   index_url, args.pip_args, args.os_release, args.source)
     if path is None:
         return EXIT_NO_FILL
     print(path)
