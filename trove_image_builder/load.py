@@ -172,16 +172,17 @@ def _rules(req, path, facts, manager, own):
             facts.get('validation_rules') if own else None)
 
 
-def _reusable(glance, image, req, say):
+def _reusable(glance, image, req, say, hashes):
     """The active image of the target project that is this very file.
 
     A Glance image is only taken for the file when its owner is the
     target project and its size and os_hash_value (Glance's own hash,
     in Glance's algorithm) are the file's: anyone in the project can set
     the sha256 property. Unfinished images (leftovers of interrupted
-    loads) are deleted on the way when they are ours and stale.
+    loads) are deleted on the way when they are ours and stale. hashes
+    holds the file's digests by algorithm, and gets those made here.
     """
-    hashes = {'sha256': image.sha256}
+    hashes.setdefault('sha256', image.sha256)
 
     def local(algo):
         if algo not in hashes:
@@ -280,12 +281,12 @@ def _as_upload_error(exc, image):
                                % (image.name, type(exc).__name__, exc))
 
 
-def upload(glance, image, req, progress=None):
+def upload(glance, image, req, progress=None, hashes=None):
     """Create the Glance image and stream the file into it.
 
     Returns (stored image, seconds, notes). On any failure the half-made
     image is deleted, patiently when Glance itself went away, before a
-    one-line error is raised.
+    one-line error is raised. hashes gets the digests the upload made.
     """
     properties = dict(image.properties)
     properties[glance_mod.SHA256_PROPERTY] = image.sha256
@@ -314,6 +315,8 @@ def upload(glance, image, req, progress=None):
                                                        image.sha256))
         stored, notes = _verify(glance, image_id, image, body,
                                 req.hash_algorithm)
+        if hashes is not None:
+            hashes.update(body.hexdigests())
     except BaseException as exc:
         gone = glance.delete_patiently(image_id, req.cleanup_timeout)
         if not isinstance(exc, Exception) and not isinstance(
@@ -342,8 +345,13 @@ def _registration(glance, image, stored, req):
 
 
 def run(req, connect, progress=None, say=None, builder_version=None,
-        make_registrar=register.make):
-    """Load req's image; connect() returns an openstacksdk Connection."""
+        make_registrar=register.make, hashes=None):
+    """Load req's image; connect() returns an openstacksdk Connection.
+
+    hashes: digests by the file's sha256, then by algorithm, kept by a
+    caller that loads the same content again (deploy, for versions that
+    share one image): each is then computed once.
+    """
     say = say or (lambda msg: None)
     image = describe(req, builder_version)
     registering = bool(req.register and image.datastore)
@@ -353,6 +361,7 @@ def run(req, connect, progress=None, say=None, builder_version=None,
         say('no manifest sha256: hashing %s first' % image.path)
         image = dataclasses.replace(
             image, sha256=manifest.sha256_file(image.path))
+    known = ({} if hashes is None else hashes).setdefault(image.sha256, {})
     conn = connect()
     glance = glance_mod.Glance(connection.image_api(conn),
                                conn.current_project_id)
@@ -361,7 +370,7 @@ def run(req, connect, progress=None, say=None, builder_version=None,
         previous_pick = None
         if registering and req.register_by == 'tags':
             previous_pick = glance.newest_with_tags(image.tags)
-        stored = _reusable(glance, image, req, say)
+        stored = _reusable(glance, image, req, say, known)
         seconds = None
         if stored:
             missing = [t for t in image.tags
@@ -373,7 +382,7 @@ def run(req, connect, progress=None, say=None, builder_version=None,
                 'uploaded again' % (stored['id'], stored['os_hash_algo']))
         else:
             stored, seconds, upload_notes = upload(glance, image, req,
-                                                   progress)
+                                                   progress, known)
             notes += upload_notes
     result = Result(image=image, glance_image=stored,
                     uploaded=seconds is not None, upload_seconds=seconds)

@@ -470,6 +470,30 @@ class TestUpload(LoadTestBase):
         self.assertIn('image img-1 is already in Glance (same size and '
                       'sha512): not uploaded again', self.lines)
 
+    def test_loading_one_file_again_hashes_it_no_more(self):
+        # deploy keeps hashes for the versions that share a file: the
+        # upload's sha512 serves the next load's reuse check.
+        data = write_manifest(self.image)
+        hashes = {}
+        first = load.run(self.req(), FakeConn, say=self.lines.append,
+                         make_registrar=lambda *a: self.registrar,
+                         hashes=hashes)
+        self.assertTrue(first.uploaded)
+        with open(self.image, 'rb') as f:
+            sha512 = hashlib.sha512(f.read()).hexdigest()
+        self.assertEqual(sha512, hashes[data['sha256']]['sha512'])
+        with mock.patch.object(load.manifest, 'hash_file') as hash_file:
+            again = load.run(self.req(), FakeConn, say=self.lines.append,
+                             make_registrar=lambda *a: self.registrar,
+                             hashes=hashes)
+        self.assertFalse(again.uploaded)
+        hash_file.assert_not_called()
+        # Without them, the reuse check hashes the file itself.
+        with mock.patch.object(load.manifest, 'hash_file',
+                               return_value=sha512) as hash_file:
+            self.assertFalse(self.run_load().uploaded)
+        hash_file.assert_called_once_with(self.image, 'sha512')
+
     def test_corrupt_file_deletes_image(self):
         write_manifest(self.image, sha256='0' * 64)
         exc = self.assertRaises(errors.InputError, self.run_load)

@@ -378,6 +378,9 @@ def run(req, conf, connect, say=None, connect_limits=None,
         # A Connection per thread: sharing one is not documented as safe.
         own_conn = connect()
         own_registrar = settings.make(own_conn)
+        # Versions sharing a file load in one group's thread, one after
+        # another: the file is hashed once for them all.
+        hashes = {}
 
         def load_one(ver, progress):
             prefix = '[%s %s] ' % (ver.datastore, ver.name)
@@ -386,7 +389,8 @@ def run(req, conf, connect, say=None, connect_limits=None,
                 lambda: own_conn, progress=progress,
                 say=lambda msg: say(prefix + msg),
                 builder_version=builder_version,
-                make_registrar=lambda *a, **k: own_registrar)
+                make_registrar=lambda *a, **k: own_registrar,
+                hashes=hashes)
         return load_one
 
     loaded, lock = {}, threading.Lock()

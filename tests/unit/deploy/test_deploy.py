@@ -492,7 +492,7 @@ class TestConcurrentLoads(DeployTestBase):
 
     def setUp(self):
         super().setUp()
-        self.started, self.connects = [], []
+        self.started, self.connects, self.hashes = [], [], {}
         self.useFixture(fixtures.MockPatchObject(
             deploy, 'image_files', side_effect=lambda versions, *a, **k: {
                 v: (os.path.join(self.tmp, '%s-%s.qcow2'
@@ -507,9 +507,10 @@ class TestConcurrentLoads(DeployTestBase):
         trove = threading.Lock()
 
         def run(req, connect, progress=None, say=None,
-                builder_version=None, make_registrar=None):
+                builder_version=None, make_registrar=None, hashes=None):
             key = '%s:%s' % (req.datastore, req.datastore_version)
             self.started.append(key)
+            self.hashes[key] = hashes
             say('loading')
             hooks.get(key, lambda progress: None)(progress)
             with trove:  # the fake Trove is a plain dict
@@ -547,6 +548,16 @@ class TestConcurrentLoads(DeployTestBase):
         self.assertEqual(3, len(set(self.connects)))
         self.assertIn('[mariadb 10.11] loading', self.lines)
         self.assertIn('[mysql 8.4] loading', self.lines)
+
+    def test_a_group_keeps_one_set_of_hashes(self):
+        # Versions of one datastore share a group (one thread): a file
+        # they share is hashed once. Other groups keep their own.
+        self.fake_loads({})
+        self.run_loads('mariadb:10.11 mariadb:11.4 mysql:8.4', jobs=2)
+        self.assertIs(self.hashes['mariadb:10.11'],
+                      self.hashes['mariadb:11.4'])
+        self.assertIsNot(self.hashes['mariadb:10.11'],
+                         self.hashes['mysql:8.4'])
 
     def test_one_job_loads_one_group_at_a_time(self):
         barrier = threading.Barrier(2, timeout=0.5)
