@@ -29,7 +29,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 
 from trove_image_builder.build import host
@@ -110,12 +109,9 @@ def host_fill(env, secrets, elements_dir, os_name, host_release=None,
     """
     host_release = host.os_release() if host_release is None \
         else host_release
-    reason = why_not(env, os_name, host_release,
-                     pythons or interpreters())
     pip = os.path.join(os.path.dirname(sys.executable), 'pip')
-    if reason is None and not os.access(pip, os.X_OK):
-        reason = 'no pip beside %s' % sys.executable
-    if reason:
+    if why_not(env, os_name, host_release, pythons or interpreters()) or \
+            not os.access(pip, os.X_OK):
         return None
     argv = [sys.executable, '-I', os.path.join(elements_dir, *HELPER),
             'prepare',
@@ -157,12 +153,7 @@ def filling(fill, log_path, tmp_dir, grace, say):
         yield
         return
     watchdog = signals.watch_group(proc, grace)
-    started = time.monotonic()
-    # When the fill itself ended, for the log (the block may go on).
-    ended = []
-    waiter = threading.Thread(target=lambda: ended.append(
-        (proc.wait(), time.monotonic())[1]), daemon=True)
-    waiter.start()
+    started = time.time()
     say('filling the guest agent\'s wheel cache on this host beside DIB')
     try:
         yield
@@ -170,10 +161,9 @@ def filling(fill, log_path, tmp_dir, grace, say):
         stopped = proc.poll() is None
         # SIGINT: the script removes its partial wheelhouse.
         signals.stop_group(proc, grace, signal.SIGINT)
-        waiter.join()
         signals.unwatch(watchdog)
         _append(log_path, os.path.join(tmp_dir, OUTPUT), proc.returncode,
-                stopped, ended[0] - started)
+                stopped, started)
 
 
 def _start(fill, tmp_dir, say):
@@ -191,10 +181,15 @@ def _start(fill, tmp_dir, say):
         return None
 
 
-def _append(log_path, output, rc, stopped, seconds):
-    """The fill's output as one block at the end of the build's log."""
+def _append(log_path, output, rc, stopped, started):
+    """The fill's output as one block at the end of the build's log.
+
+    Its time is until its last output (the file's mtime), which the
+    helper writes as it ends: the block around it may last longer.
+    """
     with open(output, 'rb') as f:
         text = f.read()
+        seconds = max(0.0, os.fstat(f.fileno()).st_mtime - started)
     with open(log_path, 'ab') as log:
         log.write(('%s beside DIB: exit %d%s after %.1f s ---\n' % (
             LOG_HEADER, rc, ' (stopped when DIB ended)' if stopped else '',
